@@ -1,0 +1,50 @@
+# Two commands on a fresh machine:
+#   make demo   set-up (venv, pip, Debian synthesizers) + the whole pipeline at demo scale
+#   make test   set-up + the test suite
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+DEBS    := flite festival festvox-us-slt-hts espeak-ng sox
+SCALE   ?= demo
+OUT     ?= work/demo
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test setup venv debs lint bench clean
+
+demo: setup
+	$(BIN)/tts demo --scale $(SCALE) --out $(OUT)
+
+test: setup
+	OMP_NUM_THREADS=2 $(BIN)/pytest -q tests
+
+setup: debs venv
+
+# Python packages: re-installed only when pyproject.toml changes.
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian speech synthesizers for the embedded corpus: apt-get when root, else print the command.
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "Missing Debian packages:$$missing"; \
+	    echo "Run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check tts tests eval
+
+bench: setup
+	$(BIN)/python eval/bench_vae.py --out eval/reports/bench_vae
+	$(BIN)/python eval/bench_f5.py --out eval/reports/bench_f5
+
+clean:
+	rm -rf work lightning_logs .pytest_cache

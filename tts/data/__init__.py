@@ -1,0 +1,1 @@
+"""Corpora as lhotse CutSets: importers, screening of bad items, caches and DataModules."""

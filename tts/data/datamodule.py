@@ -1,0 +1,260 @@
+"""LightningDataModules over lhotse CutSets.
+
+- :class:`CropDataModule` (VAE, Vocos): random fixed-length crops of 16/24 kHz audio, with the
+  cached teacher features cropped in step. Batch: ``{"wav": (B, T), "teacher": (B, N, D),
+  "teacher_lens": (B,), "ids": [str]}`` (teacher keys only with ``teacher_key``).
+- :class:`UtteranceDataModule` (F5 DiT): whole utterances of cached features, batched by a frame
+  budget with duration bucketing (lhotse ``DynamicBucketingSampler``; DDP-aware: it reads rank and
+  world size from torch.distributed, so set ``trainer.use_distributed_sampler: false``).
+  Batch: ``{"feats": (B, N, D), "feat_lens": (B,), "texts": [str], "ids": [str]}``.
+
+Bad items are screened at set-up (see :mod:`tts.data.validate`) and anything that still fails at
+load time is dropped from its batch with a warning and counted in ``load_failures``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lhotse import CutSet, load_manifest
+from lhotse.dataset import DynamicBucketingSampler
+from torch.utils.data import DataLoader, Dataset
+
+from tts.audio import AudioError
+from tts.data.cache import load_cut_audio
+from tts.data.validate import SkipReport, cut_text, screen_cuts
+from tts.text import Vocab
+
+log = logging.getLogger(__name__)
+
+
+def _load_cuts(path: str | Path, what: str) -> CutSet:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} manifest not found: {path}")
+    return load_manifest(path)
+
+
+def _fit_frames(arr: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad (N, D) to exactly n frames."""
+    if arr.shape[0] >= n:
+        return arr[:n]
+    return np.concatenate([arr, np.zeros((n - arr.shape[0], *arr.shape[1:]), arr.dtype)])
+
+
+class CropDataset(Dataset):
+    """Random (train) or leading (eval) crops of ``crop_seconds`` at ``sample_rate``."""
+
+    def __init__(self, cuts: CutSet, sample_rate: int, crop_seconds: float, train: bool,
+                 teacher_key: str | None = None, teacher_rate: float | None = None):
+        self.cuts = list(cuts)
+        self.sample_rate = sample_rate
+        self.crop_seconds = crop_seconds
+        self.train = train
+        self.teacher_key = teacher_key
+        self.teacher_rate = teacher_rate
+
+    def __len__(self) -> int:
+        return len(self.cuts)
+
+    def __getitem__(self, i: int) -> dict | None:
+        cut = self.cuts[i]
+        crop = min(self.crop_seconds, cut.duration)
+        offset = random.uniform(0.0, cut.duration - crop) if self.train else 0.0
+        # Start crops on the teacher's frame grid (else on a whole sample) so audio and features align.
+        grid = self.teacher_rate if self.teacher_key else self.sample_rate
+        offset = min(math.floor(offset * grid) / grid, max(0.0, cut.duration - crop))
+        sub = cut.truncate(offset=offset, duration=crop, preserve_id=True)
+        try:
+            wav = load_cut_audio(sub, self.sample_rate)
+        except AudioError as e:
+            log.warning("dropping %s from batch: %s", cut.id, e)
+            return None
+        n = round(self.crop_seconds * self.sample_rate)
+        valid = min(wav.shape[0], n)
+        item = {"id": cut.id, "wav": torch.nn.functional.pad(wav[:n], (0, n - valid)), "valid": valid}
+        if self.teacher_key:
+            n_t = round(self.crop_seconds * self.teacher_rate)
+            feats = sub.load_custom(self.teacher_key)
+            valid_t = min(feats.shape[0], math.floor(valid / self.sample_rate * self.teacher_rate + 0.5))
+            feats = _fit_frames(np.asarray(feats, dtype=np.float32)[:valid_t], n_t)
+            item["teacher"] = torch.from_numpy(feats)
+            item["teacher_len"] = valid_t
+        return item
+
+
+def collate_crops(items: list[dict | None]) -> dict | None:
+    items = [it for it in items if it is not None]
+    if not items:
+        return None
+    batch = {
+        "wav": torch.stack([it["wav"] for it in items]),
+        "wav_lens": torch.tensor([it["valid"] for it in items]),
+        "ids": [it["id"] for it in items],
+    }
+    if "teacher" in items[0]:
+        batch["teacher"] = torch.stack([it["teacher"] for it in items])
+        batch["teacher_lens"] = torch.tensor([it["teacher_len"] for it in items])
+    return batch
+
+
+class CropDataModule(L.LightningDataModule):
+    """Fixed-length audio crops for VAE / vocoder training (see module docstring for the batch)."""
+
+    def __init__(
+        self,
+        train_cuts: str,
+        val_cuts: str,
+        sample_rate: int = 16000,
+        crop_seconds: float = 3.0,
+        val_crop_seconds: float | None = None,
+        batch_size: int = 16,
+        val_batch_size: int | None = None,
+        num_workers: int = 2,
+        teacher_key: str | None = None,
+        min_duration: float = 0.5,
+        max_duration: float = 30.0,
+        check_audio: str = "full",
+        require_text: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.reports: dict[str, SkipReport] = {}
+        self.teacher_rate: float | None = None
+
+    def _screen(self, path: str, name: str) -> CutSet:
+        h = self.hparams
+        cuts, report = screen_cuts(
+            _load_cuts(path, name), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
+            check_audio=h.check_audio, require_text=h.require_text, require_custom=h.teacher_key,
+        )
+        self.reports[name] = report
+        return cuts
+
+    def setup(self, stage: str | None = None) -> None:
+        if hasattr(self, "train_set"):
+            return
+        h = self.hparams
+        train = self._screen(h.train_cuts, "train")
+        val = self._screen(h.val_cuts, "val")
+        if len(train) == 0:
+            raise RuntimeError(f"no usable training cuts in {h.train_cuts}: {self.reports['train'].summary()}")
+        if h.teacher_key:
+            self.teacher_rate = 1.0 / train[0].custom[h.teacher_key].frame_shift
+        self.train_set = CropDataset(train, h.sample_rate, h.crop_seconds, True, h.teacher_key, self.teacher_rate)
+        self.val_set = CropDataset(val, h.sample_rate, h.val_crop_seconds or h.crop_seconds, False,
+                                   h.teacher_key, self.teacher_rate)
+
+    def _loader(self, ds: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        w = self.hparams.num_workers
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=w, collate_fn=collate_crops,
+                          drop_last=shuffle and len(ds) >= batch_size, persistent_workers=w > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.hparams.batch_size, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.hparams.val_batch_size or self.hparams.batch_size, False)
+
+
+class FeatureBatchDataset(Dataset):
+    """Maps a CutSet (one bucketed batch from the sampler) to a padded feature batch."""
+
+    def __init__(self, feature_key: str):
+        self.feature_key = feature_key
+        self.load_failures = 0
+
+    def __getitem__(self, cuts: CutSet) -> dict | None:
+        feats, texts, ids = [], [], []
+        for cut in cuts:
+            try:
+                arr = cut.load_custom(self.feature_key)
+            except Exception as e:
+                self.load_failures += 1
+                log.warning("dropping %s from batch: cannot load %r: %s", cut.id, self.feature_key, e)
+                continue
+            feats.append(torch.from_numpy(np.asarray(arr, dtype=np.float32)))
+            texts.append(cut_text(cut))
+            ids.append(cut.id)
+        if not feats:
+            return None
+        lens = torch.tensor([f.shape[0] for f in feats])
+        padded = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
+        for i, f in enumerate(feats):
+            padded[i, : f.shape[0]] = f
+        return {"feats": padded, "feat_lens": lens, "texts": texts, "ids": ids}
+
+
+class UtteranceDataModule(L.LightningDataModule):
+    """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch."""
+
+    def __init__(
+        self,
+        train_cuts: str,
+        val_cuts: str,
+        feature_key: str = "feats",
+        max_frames_per_batch: int = 38400,
+        num_buckets: int = 8,
+        num_workers: int = 2,
+        min_duration: float = 0.3,
+        max_duration: float = 30.0,
+        vocab: str | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.reports: dict[str, SkipReport] = {}
+        self.frame_rate: float | None = None
+
+    def _screen(self, path: str, name: str) -> CutSet:
+        h = self.hparams
+        vocab = Vocab.load(h.vocab) if h.vocab else Vocab()
+        cuts, report = screen_cuts(
+            _load_cuts(path, name), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
+            check_audio="none", require_text=True, vocab=vocab, require_custom=h.feature_key,
+        )
+        self.reports[name] = report
+        return cuts
+
+    def setup(self, stage: str | None = None) -> None:
+        if hasattr(self, "train_cutset"):
+            return
+        self.train_cutset = self._screen(self.hparams.train_cuts, "train")
+        self.val_cutset = self._screen(self.hparams.val_cuts, "val")
+        if len(self.train_cutset) == 0:
+            raise RuntimeError(f"no usable training cuts in {self.hparams.train_cuts}: "
+                               f"{self.reports['train'].summary()}")
+        self.frame_rate = 1.0 / self.train_cutset[0].custom[self.hparams.feature_key].frame_shift
+
+    @property
+    def max_batch_seconds(self) -> float:
+        return self.hparams.max_frames_per_batch / self.frame_rate
+
+    def make_sampler(self, cuts: CutSet, train: bool) -> DynamicBucketingSampler:
+        """lhotse's padded budget: batch size x longest utterance (in frames) <= the budget, except that
+        the utterance which closes a batch may overshoot it (by at most one utterance)."""
+        h = self.hparams
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
+            return DynamicBucketingSampler(
+                cuts, max_duration=self.max_batch_seconds, num_buckets=max(2, min(h.num_buckets, len(cuts) // 2)),
+                shuffle=train, drop_last=False, seed=h.seed, buffer_size=max(1000, min(len(cuts), 20000)),
+            )
+
+    def _loader(self, cuts: CutSet, train: bool) -> DataLoader:
+        w = self.hparams.num_workers
+        return DataLoader(FeatureBatchDataset(self.hparams.feature_key), sampler=self.make_sampler(cuts, train),
+                          batch_size=None, num_workers=w, persistent_workers=w > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_cutset, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_cutset, False)

@@ -1,0 +1,139 @@
+"""Importers from local corpus folders to lhotse CutSets (nothing downloads).
+
+- LibriTTS / LibriTTS-R: ``ROOT/<part>/<speaker>/<chapter>/<utt>.wav`` + ``<utt>.normalized.txt``.
+- LJSpeech: ``ROOT/metadata.csv`` (``id|text|normalized text``) + ``ROOT/wavs/<id>.wav``.
+- Generic list: one ``audio_path|text|speaker`` per line (relative paths resolve against the list).
+
+Every item that cannot be used (missing/unreadable audio, empty text, bad line) is reported with
+its file and line and counted; the rest of the import goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+from tts.data.validate import SkipReport
+from tts.io import atomic_write
+from tts.text import normalize_text
+
+log = logging.getLogger(__name__)
+
+Item = tuple[str, Path, str, str]  # (utt_id, audio, text, speaker)
+
+
+def _build(items: list[Item], report: SkipReport) -> CutSet:
+    recordings, sups = [], []
+    for utt_id, audio, text, speaker in items:
+        text = normalize_text(text)
+        if not text:
+            report.add(utt_id, str(audio), "empty_text", "no text")
+            continue
+        if not audio.is_file():
+            report.add(utt_id, str(audio), "missing_file", "file not found")
+            continue
+        try:
+            rec = Recording.from_file(audio, recording_id=utt_id)
+        except Exception as e:
+            report.add(utt_id, str(audio), "unreadable", f"{type(e).__name__}: {e}")
+            continue
+        if rec.num_samples == 0:
+            report.add(utt_id, str(audio), "empty_audio", "0 samples")
+            continue
+        recordings.append(rec)
+        sups.append(SupervisionSegment(id=utt_id, recording_id=utt_id, start=0.0, duration=rec.duration,
+                                       channel=0, text=text, speaker=speaker, language="en"))
+    report.kept = len(recordings)
+    report.log()
+    if not recordings:
+        return CutSet.from_cuts([])
+    return CutSet.from_manifests(RecordingSet.from_recordings(recordings), SupervisionSet.from_segments(sups))
+
+
+def import_libritts(root: str | Path, part: str) -> tuple[CutSet, SkipReport]:
+    """One LibriTTS or LibriTTS-R part (e.g. ``train-clean-100``)."""
+    part_dir = Path(root) / part
+    if not part_dir.is_dir():
+        raise FileNotFoundError(f"LibriTTS part not found: {part_dir}")
+    report = SkipReport(f"libritts/{part}")
+    items = []
+    for wav in sorted(part_dir.rglob("*.wav")):
+        if wav.name.startswith("._"):
+            continue
+        txt = wav.with_suffix(".normalized.txt")
+        text = txt.read_text(encoding="utf-8") if txt.is_file() else ""
+        items.append((wav.stem, wav, text, wav.stem.split("_")[0]))
+    return _build(items, report), report
+
+
+def import_ljspeech(root: str | Path) -> tuple[CutSet, SkipReport]:
+    root = Path(root)
+    meta = root / "metadata.csv"
+    if not meta.is_file():
+        raise FileNotFoundError(f"LJSpeech metadata not found: {meta}")
+    report = SkipReport("ljspeech")
+    items = []
+    for n, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split("|")
+        if len(fields) < 2:
+            report.add(f"{meta}:{n}", str(meta), "bad_line", f"line {n}: expected id|text|normalized")
+            continue
+        utt_id, text = fields[0], fields[-1] or fields[1]
+        items.append((utt_id, root / "wavs" / f"{utt_id}.wav", text, "LJ"))
+    return _build(items, report), report
+
+
+def import_list(path: str | Path) -> tuple[CutSet, SkipReport]:
+    """``audio_path|text|speaker`` lines; ids are ``<speaker>_<stem>``."""
+    path = Path(path)
+    report = SkipReport(f"list {path.name}")
+    items, seen = [], set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("|")
+        if len(fields) != 3:
+            report.add(f"{path}:{n}", str(path), "bad_line", f"line {n}: expected audio_path|text|speaker")
+            continue
+        audio, text, speaker = (f.strip() for f in fields)
+        audio_path = Path(audio) if Path(audio).is_absolute() else path.parent / audio
+        utt_id = f"{speaker}_{audio_path.stem}"
+        if utt_id in seen:
+            report.add(utt_id, str(audio_path), "duplicate", f"line {n}: duplicate id")
+            continue
+        seen.add(utt_id)
+        items.append((utt_id, audio_path, text, speaker))
+    return _build(items, report), report
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="tts data import",
+        description="Build lhotse manifests (cuts_<name>.jsonl.gz) from a local corpus. Nothing downloads; "
+        "unusable items are reported with file and line and skipped.",
+    )
+    p.add_argument("--format", required=True, choices=["libritts", "libritts-r", "ljspeech", "list"])
+    p.add_argument("--root", help="corpus root (libritts, libritts-r, ljspeech) or the list file (list)")
+    p.add_argument("--parts", nargs="*", default=["train-clean-100", "dev-clean", "test-clean"],
+                   help="LibriTTS parts to import (written as cuts_<part>.jsonl.gz)")
+    p.add_argument("--name", default="train", help="manifest name for ljspeech/list imports")
+    p.add_argument("--out", required=True, help="output folder")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    out = Path(args.out)
+    if args.format in ("libritts", "libritts-r"):
+        jobs = [(part, lambda part=part: import_libritts(args.root, part)) for part in args.parts]
+    elif args.format == "ljspeech":
+        jobs = [(args.name, lambda: import_ljspeech(args.root))]
+    else:
+        jobs = [(args.name, lambda: import_list(args.root))]
+    skipped = 0
+    for name, job in jobs:
+        cuts, report = job()
+        atomic_write(out / f"cuts_{name}.jsonl.gz", lambda tmp, c=cuts: c.to_file(tmp))
+        print(report.summary())
+        skipped += report.skipped
+    return 0 if skipped == 0 else 1
