@@ -24,6 +24,7 @@ Data and features:
   extract teacher           cache frozen SSL/Whisper teacher frame features for semantic VAE training
   extract latents           cache VAE latents (sampled z or mean) + per-dimension statistics
   extract features          cache any feature space (mel or latent) for F5 training
+  export vae                a trained VAE checkpoint -> model.safetensors + config.json
 
 Synthesis and evaluation:
   synth                     batch synthesis from a JSONL/TSV list (resumable, bad lines reported)
@@ -40,6 +41,7 @@ _TOOLS = {
     ("extract", "teacher"): "tts.teacher.extract",
     ("extract", "latents"): "tts.vae.extract",
     ("extract", "features"): "tts.features.extract",
+    ("export", "vae"): "tts.vae.export",
     ("synth",): "tts.synth",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",

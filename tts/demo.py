@@ -1,0 +1,185 @@
+"""``tts demo``: the whole pipeline, stage by stage, each stage cached and resumable.
+
+corpus -> teacher features -> semantic VAE + plain VAE -> Vocos -> mel and latent features
+-> F5 on mel, on semantic latents, on plain latents -> benchmark -> report.
+
+A scale is a pipeline file ``recipes/<scale>/pipeline.yaml`` naming the corpus size, the training
+recipes (with step overrides) and the benchmark. Every training stage runs ``tts fit`` in a
+subprocess (so a killed demo resumes from each run's ``last.ckpt``) and logs to ``OUT/logs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from tts.io import atomic_write_json
+
+REPO = Path(__file__).resolve().parent.parent
+SCALES = ("smoke", "demo", "mini")
+
+
+class Stage:
+    """A named step whose completion is recorded in ``OUT/stages/<name>.json``."""
+
+    def __init__(self, out: Path, total: int):
+        self.out = out
+        self.total = total
+        self.index = 0
+        self.t0 = time.time()
+        self.times: dict[str, float] = {}
+
+    def run(self, name: str, fn, *args, **kwargs):
+        self.index += 1
+        marker = self.out / "stages" / f"{name}.json"
+        head = f"[{self.index}/{self.total}] {name}"
+        if marker.exists():
+            info = json.loads(marker.read_text())
+            print(f"{head}: cached ({info.get('seconds', 0):.0f} s when built)", flush=True)
+            self.times[name] = 0.0
+            return info.get("result")
+        print(f"{head} ...", flush=True)
+        t = time.time()
+        result = fn(*args, **kwargs)
+        dt = time.time() - t
+        self.times[name] = dt
+        atomic_write_json(marker, {"seconds": dt, "result": result})
+        print(f"{head}: done in {dt:.0f} s (total {time.time() - self.t0:.0f} s)", flush=True)
+        return result
+
+
+def _python_tool(argv: list[str], log: Path) -> None:
+    """Run ``tts <argv>`` in a subprocess; output goes to ``log`` (tail shown on failure)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "tts.cli", *argv]
+    with open(log, "a") as f:
+        f.write(f"\n$ {' '.join(cmd)}\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-40:])
+        raise RuntimeError(f"`tts {' '.join(argv)}` failed (exit {proc.returncode}); log {log}:\n{tail}")
+
+
+def fit(name: str, recipe: str, overrides: list[str], out: Path) -> str:
+    """Train one recipe under ``OUT/runs/<name>``; resumes from its last.ckpt. Returns that path."""
+    run_dir = out / "runs" / name
+    # TensorBoard logs and checkpoints land in run_dir/tb/version_0 (fixed version: resumable)
+    last = run_dir / "tb" / "version_0" / "checkpoints" / "last.ckpt"
+    argv = ["fit", "-c", str(REPO / recipe),
+            f"--trainer.logger.init_args.save_dir={run_dir}",
+            "--trainer.logger.init_args.name=tb", "--trainer.logger.init_args.version=0",
+            f"--trainer.default_root_dir={run_dir}",
+            *overrides]
+    if last.exists():
+        argv.append(f"--ckpt_path={last}")
+    _python_tool(argv, out / "logs" / f"fit_{name}.log")
+    if not last.exists():
+        raise RuntimeError(f"training {name} finished without {last}")
+    return str(last)
+
+
+def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
+    """Run every stage of ``pipeline`` into ``out``; returns the benchmark summary."""
+    from tts.bench.runner import run_bench
+
+    out.mkdir(parents=True, exist_ok=True)
+    corpus, feats = out / "corpus", out / "feats"
+    st = Stage(out, total=12)
+    c = pipeline["corpus"]
+    st.run("corpus", _python_tool,
+           ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0))],
+           out / "logs" / "corpus.log")
+    splits = ("train", "dev")
+
+    def extract(kind: str, spec_flag: str, spec: str, name: str, extra: tuple[str, ...] = ()) -> None:
+        for split in splits:
+            _python_tool(["extract", kind, spec_flag, spec, "--cuts", str(corpus / f"cuts_{split}.jsonl.gz"),
+                          "--out", str(feats / f"{name}_{split}"), *extra], out / "logs" / f"extract_{name}.log")
+
+    st.run("teacher features", extract, "teacher", "--teacher", pipeline["teacher"], "teacher")
+    tr = pipeline["train"]
+
+    def data_paths(name: str) -> list[str]:
+        return [f"--data.init_args.train_cuts={feats / f'{name}_train' / 'cuts.jsonl.gz'}",
+                f"--data.init_args.val_cuts={feats / f'{name}_dev' / 'cuts.jsonl.gz'}"]
+
+    corpus_paths = [f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
+                    f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}"]
+
+    def train_vae(name: str, paths: list[str]) -> str:
+        from tts.vae.export import export
+
+        ckpt = fit(name, tr[name]["recipe"], paths + tr[name].get("args", []), out)
+        return str(export(ckpt, out / "models" / name))
+
+    vae_sem = st.run("semantic VAE", train_vae, "vae_semantic", data_paths("teacher"))
+    vae_plain = st.run("plain VAE", train_vae, "vae_plain", corpus_paths)
+    vocos = st.run("Vocos", lambda: fit("vocos", tr["vocos"]["recipe"], corpus_paths + tr["vocos"].get("args", []),
+                                        out))
+    spaces = {
+        "mel": f"mel:vocos={vocos}",
+        "semantic": f"latent:vae={vae_sem}",
+        "plain": f"latent:vae={vae_plain}",
+    }
+    st.run("mel features", extract, "features", "--space", spaces["mel"], "mel")
+    st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic")
+    st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain")
+
+    def train_f5(name: str, space: str, feat_name: str) -> str:
+        from tts.f5.export import export
+
+        ckpt = fit(name, tr[name]["recipe"],
+                   data_paths(feat_name) + [f"--model.init_args.space={space}"] + tr[name].get("args", []), out)
+        return str(export(ckpt, out / "models" / name))
+
+    f5 = {
+        "F5 mel (baseline)": st.run("F5 on mel", train_f5, "f5_mel", spaces["mel"], "mel"),
+        "F5 semantic VAE": st.run("F5 on semantic latents", train_f5, "f5_semantic", spaces["semantic"], "semantic"),
+        "F5 plain VAE": st.run("F5 on plain latents", train_f5, "f5_plain", spaces["plain"], "plain"),
+    }
+    b = pipeline["bench"]
+    spec = yaml.safe_load((REPO / b["spec"]).read_text())
+    spec["test_list"] = str(corpus / "test_list.jsonl")
+    spec["scale"] = scale
+    spec["notes"] = pipeline.get("notes", "")
+    spec["resynthesis"] = [
+        {"name": "Vocos (mel resynthesis)", "space": spaces["mel"]},
+        {"name": "semantic VAE (resynthesis)", "space": spaces["semantic"]},
+        {"name": "plain VAE (resynthesis)", "space": spaces["plain"]},
+    ]
+    spec["systems"] = [{"name": name, "model": path, **b.get("synthesis", {})} for name, path in f5.items()]
+    spec["baseline"] = "F5 mel (baseline)"
+    spec.update({k: v for k, v in b.items() if k not in ("spec", "synthesis")})
+    summary = st.run("benchmark", run_bench, spec, str(out / "bench"))
+    st.run("stage times", lambda: st.times)
+    return summary if isinstance(summary, dict) else {}
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="tts demo",
+        description="Run the whole pipeline offline on the embedded corpus: corpus -> teacher features -> "
+        "semantic and plain VAE -> Vocos -> features -> F5 on mel / semantic / plain latents -> WER benchmark "
+        "report (OUT/bench/report.md). Each stage is cached in OUT; re-running resumes where it stopped.",
+    )
+    p.add_argument("--scale", choices=SCALES, default="demo",
+                   help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores; mini: one GPU, <= 10 min")
+    p.add_argument("--out", default=None, help="output folder (default work/<scale>)")
+    p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml)")
+    args = p.parse_args(argv)
+    out = Path(args.out or f"work/{args.scale}").resolve()
+    pipeline_path = Path(args.pipeline or REPO / "recipes" / args.scale / "pipeline.yaml")
+    pipeline = yaml.safe_load(pipeline_path.read_text())
+    t0 = time.time()
+    run_pipeline(args.scale, out, pipeline)
+    print(f"tts demo ({args.scale}) finished in {time.time() - t0:.0f} s; report: {out / 'bench' / 'report.md'}")
+    return 0
