@@ -1,0 +1,113 @@
+"""Speaker similarity (SIM-o): cosine between speaker embeddings of a generated utterance and its prompt.
+
+Backends (``spec["backend"]``):
+- ``resemblyzer`` (default, offline): the GE2E speaker encoder whose weights (pretrained.pt) ship in the
+  resemblyzer wheel. The weights are sha256-checked and loaded with ``torch.load(weights_only=True)``
+  (through tts.io.load_checkpoint) into resemblyzer's VoiceEncoder architecture; audio goes through
+  resemblyzer's own preprocessing (volume normalization, VAD trimming of long silences).
+- ``wavlm-ecapa``: the F5-TTS / Seed-TTS SIM model (WavLM-large + ECAPA-TDNN). Not implemented yet: the
+  loader checks the checkpoint path and then raises a clear error. Numbers from the GE2E encoder are
+  not comparable to published WavLM-ECAPA SIM values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from tts.io import load_checkpoint
+
+RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+
+
+class SimilarityError(RuntimeError):
+    """A speaker-similarity model that cannot be loaded."""
+
+
+class SpeakerEncoder(Protocol):
+    name: str
+
+    def embed(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
+        """L2-normalized embeddings (B, D) of mono waveforms (T,) at 16 kHz."""
+        ...
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of (B, D) and (B, D) -> (B,)."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    return (a * b).sum(-1)
+
+
+class ResemblyzerEncoder:
+    """GE2E d-vector encoder (3-layer LSTM, 256-dim) from the resemblyzer wheel."""
+
+    def __init__(
+        self, weights: str | None = None, device: str = "cpu", name: str = "ge2e-resemblyzer"
+    ) -> None:
+        import resemblyzer
+        from resemblyzer import VoiceEncoder, hparams
+
+        path = Path(weights) if weights else Path(resemblyzer.__file__).parent / "pretrained.pt"
+        if not path.is_file():
+            raise SimilarityError(f"resemblyzer speaker-encoder weights not found: {path}")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if weights is None and digest != RESEMBLYZER_SHA256:
+            raise SimilarityError(
+                f"{path}: sha256 {digest} != expected {RESEMBLYZER_SHA256} (corrupt install?)"
+            )
+        # VoiceEncoder.__init__ calls torch.load without weights_only: build its layers here instead.
+        encoder = VoiceEncoder.__new__(VoiceEncoder)
+        torch.nn.Module.__init__(encoder)
+        encoder.lstm = torch.nn.LSTM(
+            hparams.mel_n_channels, hparams.model_hidden_size, hparams.model_num_layers, batch_first=True
+        )
+        encoder.linear = torch.nn.Linear(hparams.model_hidden_size, hparams.model_embedding_size)
+        encoder.relu = torch.nn.ReLU()
+        encoder.device = torch.device(device)
+        state = load_checkpoint(path)["model_state"]
+        # similarity_weight/bias belong to the GE2E training loss, not to the encoder.
+        encoder.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
+        self.encoder = encoder.to(device).eval()
+        self.name, self.model_path, self.model_sha256 = name, str(path), digest
+
+    def embed(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        out = []
+        for wav in wavs:
+            if isinstance(wav, torch.Tensor):
+                wav = wav.detach().float().cpu().numpy()
+            wav = preprocess_wav(np.asarray(wav, dtype=np.float32).reshape(-1))  # already 16 kHz
+            with torch.inference_mode():
+                out.append(self.encoder.embed_utterance(wav))
+        return np.stack(out)
+
+
+class WavLMECAPAEncoder:
+    """Placeholder for the WavLM-large ECAPA-TDNN SIM model: checks the path, then says it is unavailable."""
+
+    def __init__(self, checkpoint: str, name: str = "wavlm-ecapa") -> None:
+        if not Path(checkpoint).is_file():
+            raise SimilarityError(f"WavLM-ECAPA checkpoint not found: {checkpoint}")
+        raise SimilarityError(
+            f"WavLM-ECAPA SIM is not available in this version (checkpoint {checkpoint} exists, but no "
+            "WavLM+ECAPA-TDNN implementation is bundled). Use `similarity: {backend: resemblyzer}`."
+        )
+
+
+BACKENDS = {"resemblyzer": ResemblyzerEncoder, "wavlm-ecapa": WavLMECAPAEncoder}
+
+
+def load_similarity(spec: dict) -> SpeakerEncoder:
+    """Build the speaker encoder named by ``spec["backend"]``; the other keys are its arguments."""
+    spec = dict(spec)
+    backend = spec.pop("backend", "resemblyzer")
+    if backend not in BACKENDS:
+        raise SimilarityError(f"unknown similarity backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[backend](**spec)
