@@ -136,6 +136,7 @@ class FasterWhisperASR:
         device: str = "cpu",
         cpu_threads: int = 0,
         name: str | None = None,
+        max_new_tokens: int | None = None,
     ) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         if model in ("base", "tiny.en"):
@@ -161,16 +162,19 @@ class FasterWhisperASR:
             ) from e
         self.model_path = str(model_dir)
         self.beam_size, self.language = beam_size, language
+        # Caps decoding of unintelligible (hallucination-prone) audio; None = Whisper's own limit.
+        self.max_new_tokens = max_new_tokens
         self.name = name or f"whisper-{Path(model).name if model not in ('base', 'tiny.en') else model}"
         self.config = {"backend": "faster-whisper", "model": str(model_dir), "beam_size": beam_size,
-                       "compute_type": compute_type, "language": language}  # fmt: skip
+                       "compute_type": compute_type, "language": language,
+                       "max_new_tokens": max_new_tokens}  # fmt: skip
 
     def transcribe(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> list[str]:
         texts = []
         for wav in wavs:
             segments, _ = self.model.transcribe(
                 _as_numpy(wav), language=self.language, beam_size=self.beam_size, vad_filter=False,
-                condition_on_previous_text=False, without_timestamps=True,
+                condition_on_previous_text=False, without_timestamps=True, max_new_tokens=self.max_new_tokens,
             )  # fmt: skip
             texts.append(" ".join(s.text.strip() for s in segments).strip())
         return texts
