@@ -1,0 +1,306 @@
+"""Speech VAE networks, losses, LightningModule, export/load and latent extraction."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from tts.vae import load
+from tts.vae.export import export
+from tts.vae.loss import SemanticAlignment, kl_loss
+from tts.vae.model import BigVGANDecoder, Encoder, SpeechVAE, VocosDecoder
+from tts.vae.module import VAEModule
+
+TINY_ENCODER = {"class_path": "tts.vae.model.Encoder", "init_args": {"channels": 2}}
+TINY_DECODER = {
+    "class_path": "tts.vae.model.VocosDecoder",
+    "init_args": {"dim": 16, "intermediate_dim": 32, "num_layers": 1},
+}
+TINY_DISC = {
+    "class_path": "tts.vae.discriminators.Discriminator",
+    "init_args": {
+        "periods": [2],
+        "fft_sizes": [256],
+        "period_channels": 2,
+        "period_max_channels": 4,
+        "stft_channels": 2,
+    },
+}
+
+
+def tiny_module(**kwargs) -> VAEModule:
+    args = dict(
+        encoder=TINY_ENCODER,
+        decoder=TINY_DECODER,
+        discriminator=TINY_DISC,
+        teacher_dim=8,
+        semantic_hidden_dim=8,
+        mel_window_lengths=[64, 256],
+        mel_n_mels=[10, 20],
+        gan_start_step=0,
+    )
+    return VAEModule(**{**args, **kwargs})
+
+
+def batches(n: int, samples: int = 4000, teacher_dim: int = 8, nan_first: bool = False) -> DataLoader:
+    g = torch.Generator().manual_seed(0)
+    items = []
+    for i in range(n):
+        wav = 0.1 * torch.randn(samples, generator=g)
+        if nan_first and i == 0:
+            wav[100] = float("nan")
+        items.append(
+            {
+                "wav": wav,
+                "teacher": torch.randn(samples // 320, teacher_dim, generator=g),
+                "teacher_lens": torch.tensor(samples // 320),
+            }
+        )
+    return DataLoader(items, batch_size=1)
+
+
+def trainer(**kwargs) -> L.Trainer:
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        BigVGANDecoder(channels=64, resblock_kernel_sizes=(3,), anti_alias=True),
+        VocosDecoder(dim=16, intermediate_dim=32, num_layers=1),
+    ],
+)
+def test_one_second_gives_40_frames_and_16000_samples(decoder):
+    vae = SpeechVAE(Encoder(channels=2), decoder)
+    assert (vae.sample_rate, vae.hop_length, vae.latent_dim, vae.frame_rate) == (16000, 400, 64, 40.0)
+    mean, logvar = vae.encode(torch.randn(2, 16000))
+    assert mean.shape == logvar.shape == (2, 64, 40)
+    assert vae.decode(vae.sample(mean, logvar)).shape == (2, 16000)
+
+
+@pytest.mark.parametrize("n_samples", [1, 399, 400, 401, 12345])
+def test_arbitrary_lengths_pad_right_to_a_multiple_of_the_hop(n_samples):
+    vae = SpeechVAE(Encoder(channels=2), VocosDecoder(dim=16, intermediate_dim=32, num_layers=1))
+    mean, _ = vae.encode(torch.randn(1, n_samples))
+    n = math.ceil(n_samples / 400)
+    assert mean.shape == (1, 64, n)
+    assert vae.decode(mean).shape == (1, n * 400)
+
+
+def test_logvar_is_clamped():
+    enc = Encoder(channels=2, logvar_min=-1.0, logvar_max=1.0)
+    with torch.no_grad():
+        enc.net[-1].bias.fill_(100.0)
+    _, logvar = enc(torch.randn(1, 1, 800))
+    assert logvar.max() <= 1.0
+
+
+def test_kl_is_zero_for_the_prior():
+    assert kl_loss(torch.zeros(2, 64, 5), torch.zeros(2, 64, 5)).item() == 0.0
+
+
+def test_alignment_loss_is_zero_for_identical_directions():
+    align = SemanticAlignment(teacher_dim=8, latent_dim=4, hidden_dim=8)
+    teacher = torch.randn(2, 30, 8)
+    with torch.no_grad():
+        h = torch.nn.functional.interpolate(teacher.transpose(1, 2), size=12, mode="linear")
+        z = 3.0 * align.proj(h)  # same direction, other scale
+    assert align(z, teacher).item() == pytest.approx(0.0, abs=1e-5)
+    assert align(-z, teacher).item() == pytest.approx(2.0, abs=1e-5)
+
+
+def test_alignment_loss_ignores_padded_frames():
+    torch.manual_seed(0)
+    align = SemanticAlignment(teacher_dim=8, latent_dim=4, hidden_dim=8)
+    z, teacher = torch.randn(2, 4, 12), torch.randn(2, 30, 8)
+    teacher_lens = torch.tensor([30, 15])  # second item: 15 valid teacher frames -> 6 valid latent frames
+    loss = align(z, teacher, teacher_lens)
+    z2, teacher2 = z.clone(), teacher.clone()
+    z2[1, :, 6:] = torch.randn(4, 6)
+    teacher2[1, 15:] = 100 * torch.randn(15, 8)
+    assert align(z2, teacher2, teacher_lens).item() == pytest.approx(loss.item(), abs=1e-6)
+    z2[1, :, 5] = torch.randn(4)  # a valid frame does change it
+    assert align(z2, teacher2, teacher_lens).item() != pytest.approx(loss.item(), abs=1e-6)
+
+
+def test_alignment_gradient_reaches_the_encoder():
+    vae = SpeechVAE(Encoder(channels=2), VocosDecoder(dim=16, intermediate_dim=32, num_layers=1))
+    align = SemanticAlignment(teacher_dim=8)
+    out = vae(torch.randn(1, 4000))
+    align(out["z"], torch.randn(1, 12, 8)).backward()
+    assert vae.encoder.net[0].parametrizations.weight.original1.grad.abs().sum() > 0
+    assert all(p.grad is None for p in vae.decoder.parameters())
+
+
+def test_plain_vae_builds_no_projector_and_needs_no_teacher(monkeypatch):
+    import tts.teacher
+
+    monkeypatch.setattr(tts.teacher, "load_teacher", lambda spec: pytest.fail("teacher loaded"))
+    module = tiny_module(semantic_weight=0.0, teacher="whisper-tiny-en")
+    assert module.alignment is None
+    assert not any(name.startswith("alignment") for name, _ in module.named_parameters())
+    loader = DataLoader([{"wav": 0.1 * torch.randn(4000)}], batch_size=1)
+    trainer(max_steps=2).fit(module, loader)
+
+
+def test_training_step_updates_and_logs_every_loss():
+    module = tiny_module()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    t = trainer(max_steps=4)
+    t.fit(module, batches(2))
+    assert t.global_step == 4 and module.batch_step == 2
+    for name in ("mel", "kl", "semantic", "adv", "feature_matching"):
+        assert torch.isfinite(t.callback_metrics[f"train/{name}_loss"])
+    assert "train/disc_loss" in t.callback_metrics
+    changed = [k for k, v in module.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("vae.encoder") for k in changed)
+    assert any(k.startswith("discriminator") for k in changed)
+
+
+def test_gan_warmup_keeps_the_discriminator_frozen():
+    module = tiny_module(gan_start_step=100)
+    disc_before = {k: v.clone() for k, v in module.discriminator.state_dict().items()}
+    t = trainer(max_steps=4)
+    t.fit(module, batches(2))
+    assert t.global_step == 4
+    assert all(torch.equal(v, disc_before[k]) for k, v in module.discriminator.state_dict().items())
+    assert "train/adv_loss" not in t.callback_metrics
+
+
+def test_nan_loss_step_is_skipped_and_counted():
+    module = tiny_module()
+    before = {k: v.clone() for k, v in module.vae.state_dict().items()}
+    t = trainer(max_epochs=1)
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        t.fit(module, batches(1, nan_first=True))
+    assert module.skipped_steps == 1
+    assert t.global_step == 0
+    assert all(torch.equal(v, before[k]) for k, v in module.vae.state_dict().items())
+
+
+def test_export_and_load_round_trip_give_identical_decode(tmp_path):
+    module = tiny_module()
+    t = trainer(max_steps=2)
+    t.fit(module, batches(1))
+    ckpt = tmp_path / "vae.ckpt"
+    t.save_checkpoint(ckpt)
+    out_dir = export(ckpt, tmp_path / "export")
+    assert (out_dir / "model.safetensors").is_file()
+    assert json.loads((out_dir / "config.json").read_text())["decoder"]["class_path"].endswith("VocosDecoder")
+    from_ckpt, from_export = load(ckpt), load(out_dir)
+    wav, z = 0.1 * torch.randn(1, 8000), torch.randn(1, 64, 7)
+    with torch.no_grad():
+        expected = module.vae.eval().decode(z)
+        assert torch.equal(from_ckpt.decode(z), expected)
+        assert torch.equal(from_export.decode(z), expected)
+        assert torch.equal(from_export.encode(wav)[0], module.vae.encode(wav)[0])
+
+
+def test_load_names_a_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load(tmp_path / "nope")
+
+
+def test_extract_latents_writes_sampled_latents_and_stats(tmp_path, tiny_corpus):
+    from lhotse import load_manifest
+
+    from tts.vae.extract import main
+
+    module = tiny_module()
+    t = trainer(max_steps=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(module, batches(1))
+    t.save_checkpoint(tmp_path / "vae.ckpt")
+    export(tmp_path / "vae.ckpt", tmp_path / "vae")
+    out = tmp_path / "latents"
+    assert (
+        main(
+            [
+                "--vae",
+                str(tmp_path / "vae"),
+                "--cuts",
+                str(tiny_corpus / "cuts_dev.jsonl.gz"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    cuts = list(load_manifest(out / "cuts.jsonl.gz"))
+    assert len(cuts) == 2
+    for cut in cuts:
+        assert cut.load_custom("latents").shape == (math.ceil(round(cut.duration * 16000) / 400), 64)
+    stats = json.loads((out / "stats.json").read_text())
+    assert len(stats["mean"]) == len(stats["std"]) == 64 and stats["latents"] == "sampled"
+    assert json.loads((out / "meta.json").read_text())["latents"] == "sampled"
+    mean_out = tmp_path / "latents_mean"
+    main(
+        [
+            "--vae",
+            str(tmp_path / "vae"),
+            "--cuts",
+            str(tiny_corpus / "cuts_dev.jsonl.gz"),
+            "--out",
+            str(mean_out),
+            "--mean",
+        ]
+    )
+    assert json.loads((mean_out / "stats.json").read_text())["latents"] == "mean"
+
+
+def test_validation_logs_audio_and_mel_images_to_tensorboard(tmp_path):
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    module = tiny_module()
+    logger = TensorBoardLogger(tmp_path, name="vae")
+    t = L.Trainer(
+        accelerator="cpu",
+        logger=logger,
+        max_steps=2,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+    )
+    t.fit(module, batches(1), batches(1))
+    assert torch.isfinite(t.callback_metrics["val/mel_loss"])
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(logger.log_dir, size_guidance={"audio": 0, "images": 0})
+    events.Reload()
+    assert "val/0_recon" in events.Tags()["audio"] and "val/0_target" in events.Tags()["audio"]
+    assert "val/0_mel" in events.Tags()["images"]
+
+
+def test_teacher_features_are_computed_online_when_the_batch_has_none(monkeypatch):
+    import tts.teacher
+
+    calls = []
+
+    class FakeTeacher:
+        sample_rate, frame_rate, dim = 16000, 50.0, 8
+
+        def __call__(self, wavs):
+            calls.append(len(wavs))
+            return [torch.randn(w.shape[0] // 320, 8) for w in wavs]
+
+    monkeypatch.setattr(tts.teacher, "load_teacher", lambda spec: FakeTeacher())
+    module = tiny_module(teacher="fake")
+    t = trainer(max_steps=2)
+    t.fit(module, DataLoader([{"wav": 0.1 * torch.randn(4000)}], batch_size=1))
+    assert calls == [1] and torch.isfinite(t.callback_metrics["train/semantic_loss"])

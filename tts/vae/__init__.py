@@ -1,0 +1,61 @@
+"""Semantic speech VAE: 16 kHz waveform <-> 64-dim latent at 40 Hz.
+
+``load(path)`` rebuilds a ``SpeechVAE`` (eval mode, CPU) from an export directory
+(``model.safetensors`` + ``config.json``, see ``tts.vae.export``) or a Lightning ``.ckpt`` of
+``tts.vae.module.VAEModule``; Lightning is not needed for export directories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tts.vae.model import BigVGANDecoder, Encoder, SpeechVAE, VocosDecoder, build_vae
+
+__all__ = [
+    "BigVGANDecoder",
+    "Encoder",
+    "SpeechVAE",
+    "VocosDecoder",
+    "build_vae",
+    "load",
+    "load_checkpoint_parts",
+]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def load_checkpoint_parts(ckpt_path: str | Path) -> tuple[dict, dict]:
+    """(config {"encoder", "decoder"}, vae state dict) from a VAEModule Lightning checkpoint."""
+    from tts.io import CheckpointError, load_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path)
+    hparams = ckpt.get("hyper_parameters", {})
+    if "encoder" not in hparams or "decoder" not in hparams or "state_dict" not in ckpt:
+        raise CheckpointError(
+            f"{ckpt_path}: not a tts.vae.module.VAEModule checkpoint (no encoder/decoder hyper-parameters)"
+        )
+    config = {"encoder": hparams["encoder"], "decoder": hparams["decoder"]}
+    state = {k[len("vae.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("vae.")}
+    return config, state
+
+
+def load(path: str | Path, device: str = "cpu") -> SpeechVAE:
+    """SpeechVAE from an export dir (model.safetensors + config.json) or a Lightning .ckpt, in eval mode."""
+    path = Path(path)
+    if path.is_dir():
+        config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
+        if not config_path.is_file() or not weights_path.is_file():
+            raise FileNotFoundError(f"{path}: a VAE export dir needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+        from safetensors.torch import load_file
+
+        config = json.loads(config_path.read_text())
+        state = load_file(weights_path)
+    elif path.is_file():
+        config, state = load_checkpoint_parts(path)
+    else:
+        raise FileNotFoundError(f"VAE not found: {path} (expected an export dir or a .ckpt file)")
+    vae = build_vae(config["encoder"], config["decoder"])
+    vae.load_state_dict(state, strict=True)
+    return vae.to(device).eval()

@@ -1,0 +1,358 @@
+"""Speech VAE networks: DAC-style encoder, BigVGAN and Vocos-style decoders, the SpeechVAE wrapper.
+
+16 kHz waveform -> 64-dim Gaussian latent at 40 Hz (hop 400 = strides 4*4*5*5) -> waveform.
+Padding rule: ``encode`` right-pads the input with zeros to a multiple of 400 samples, so a (B, T)
+input gives N = ceil(T / 400) frames, and ``decode`` of N frames returns exactly N * 400 samples
+(1 s = 16000 samples -> 40 x 64 -> 16000 samples). Callers trim to T themselves.
+
+The networks are plain ``nn.Module``s and load without Lightning (see ``tts.vae.load``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def wn_conv1d(*args, **kwargs) -> nn.Conv1d:
+    return weight_norm(nn.Conv1d(*args, **kwargs))
+
+
+class Snake(nn.Module):
+    """SnakeBeta activation x + 1/beta * sin^2(alpha * x), per-channel log-scale alpha, beta. (B, C, T)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.zeros(1, channels, 1))
+        self.log_beta = nn.Parameter(torch.zeros(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = self.log_alpha.exp()
+        beta = self.log_beta.exp()
+        return x + (beta + 1e-9).reciprocal() * torch.sin(alpha * x).pow(2)
+
+
+def kaiser_sinc_filter(cutoff: float, half_width: float, kernel_size: int) -> torch.Tensor:
+    """Kaiser-windowed sinc low-pass filter (1, 1, kernel_size), as in BigVGAN's alias-free activation."""
+    half = kernel_size // 2
+    attenuation = 2.285 * (half - 1) * math.pi * 4 * half_width + 7.95
+    if attenuation > 50:
+        beta = 0.1102 * (attenuation - 8.7)
+    elif attenuation >= 21:
+        beta = 0.5842 * (attenuation - 21) ** 0.4 + 0.07886 * (attenuation - 21)
+    else:
+        beta = 0.0
+    window = torch.kaiser_window(kernel_size, beta=beta, periodic=False)
+    if kernel_size % 2 == 0:
+        time = torch.arange(-half, half) + 0.5
+    else:
+        time = torch.arange(kernel_size) - half
+    filt = 2 * cutoff * window * torch.sinc(2 * cutoff * time)
+    return (filt / filt.sum()).view(1, 1, kernel_size)
+
+
+class AntiAliasedSnake(nn.Module):
+    """Snake applied at 2x the sample rate: upsample 2x (sinc), Snake, low-pass + downsample 2x. (B, C, T)."""
+
+    kernel_size = 12
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.act = Snake(channels)
+        self.register_buffer("filt", kaiser_sinc_filter(0.25, 0.3, self.kernel_size), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channels, k = x.shape[1], self.kernel_size
+        filt = self.filt.to(x.dtype).expand(channels, -1, -1)
+        pad = k // 2 - 1
+        up = F.conv_transpose1d(F.pad(x, (pad, pad), mode="replicate"), filt, stride=2, groups=channels)
+        crop = pad * 2 + (k - 2) // 2
+        up = 2 * up[..., crop:-crop]
+        y = self.act(up)
+        y = F.pad(y, (k // 2 - 1, k // 2), mode="replicate")
+        return F.conv1d(y, filt, stride=2, groups=channels)
+
+
+def snake(channels: int, anti_alias: bool) -> nn.Module:
+    return AntiAliasedSnake(channels) if anti_alias else Snake(channels)
+
+
+class ResidualUnit(nn.Module):
+    """DAC residual unit: Snake, dilated conv k7, Snake, conv k1, plus skip. (B, C, T) -> (B, C, T)."""
+
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            Snake(channels),
+            wn_conv1d(channels, channels, 7, dilation=dilation, padding=3 * dilation),
+            Snake(channels),
+            wn_conv1d(channels, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class Encoder(nn.Module):
+    """DAC-style strided conv encoder: (B, 1, T) -> (mean, logvar) each (B, latent_dim, T / prod(strides)).
+
+    Channels start at ``channels`` and double at each stride (64 -> 1024 for the paper size).
+    """
+
+    def __init__(
+        self,
+        channels: int = 64,
+        strides: tuple[int, ...] = (4, 4, 5, 5),
+        latent_dim: int = 64,
+        logvar_min: float = -30.0,
+        logvar_max: float = 20.0,
+    ):
+        super().__init__()
+        self.strides = tuple(strides)
+        self.hop_length = math.prod(self.strides)
+        self.latent_dim = latent_dim
+        self.logvar_range = (logvar_min, logvar_max)
+        layers: list[nn.Module] = [wn_conv1d(1, channels, 7, padding=3)]
+        for stride in self.strides:
+            layers += [ResidualUnit(channels, d) for d in (1, 3, 9)]
+            layers += [
+                Snake(channels),
+                wn_conv1d(channels, channels * 2, 2 * stride, stride=stride, padding=math.ceil(stride / 2)),
+            ]
+            channels *= 2
+        layers += [Snake(channels), wn_conv1d(channels, 2 * latent_dim, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, logvar = self.net(wav).chunk(2, dim=1)
+        return mean, logvar.clamp(*self.logvar_range)
+
+
+class AMPBlock(nn.Module):
+    """BigVGAN anti-aliased multi-periodicity block: pairs of (Snake, dilated conv, Snake, conv) + skip."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], anti_alias: bool):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                snake(channels, anti_alias),
+                wn_conv1d(channels, channels, kernel_size, dilation=d, padding=d * (kernel_size - 1) // 2),
+                snake(channels, anti_alias),
+                wn_conv1d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2),
+            )
+            for d in dilations
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = x + block(x)
+        return x
+
+
+class BigVGANDecoder(nn.Module):
+    """BigVGAN generator: (B, latent_dim, N) -> (B, N * prod(upsample_rates)).
+
+    Transposed-conv upsampling (kernel 2*rate, or 2*rate+1 for odd rates) halving the channels at each
+    stage, followed by the average of AMP blocks with kernels ``resblock_kernel_sizes``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        channels: int = 1536,
+        upsample_rates: tuple[int, ...] = (5, 5, 2, 2, 2, 2),
+        resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11),
+        resblock_dilations: tuple[int, ...] = (1, 3, 5),
+        anti_alias: bool = True,
+    ):
+        super().__init__()
+        if channels < 2 ** len(upsample_rates):
+            raise ValueError(
+                f"channels={channels} is halved {len(upsample_rates)} times: need >= {2 ** len(upsample_rates)}"
+            )
+        self.hop_length = math.prod(upsample_rates)
+        self.conv_pre = wn_conv1d(latent_dim, channels, 7, padding=3)
+        self.ups = nn.ModuleList()
+        self.resblocks = nn.ModuleList()
+        for rate in upsample_rates:
+            kernel = 2 * rate + (rate % 2)
+            self.ups.append(
+                weight_norm(
+                    nn.ConvTranspose1d(channels, channels // 2, kernel, rate, padding=(kernel - rate) // 2)
+                )
+            )
+            channels //= 2
+            self.resblocks.append(
+                nn.ModuleList(
+                    AMPBlock(channels, k, tuple(resblock_dilations), anti_alias)
+                    for k in resblock_kernel_sizes
+                )
+            )
+        self.act_post = snake(channels, anti_alias)
+        self.conv_post = wn_conv1d(channels, 1, 7, padding=3)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.conv_pre(z)
+        for up, blocks in zip(self.ups, self.resblocks):
+            x = up(x)
+            x = sum(block(x) for block in blocks) / len(blocks)
+        return torch.tanh(self.conv_post(self.act_post(x))).squeeze(1)
+
+
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt block (Vocos): depthwise conv k7, LayerNorm, MLP, layer scale, skip. (B, C, N) -> (B, C, N)."""
+
+    def __init__(self, dim: int, intermediate_dim: int, layer_scale: float):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate_dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(intermediate_dim, dim)
+        self.gamma = nn.Parameter(layer_scale * torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).transpose(1, 2)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        return x + (self.gamma * y).transpose(1, 2)
+
+
+class ISTFTHead(nn.Module):
+    """Linear to log-magnitude + phase, inverse STFT with 'same' padding: (B, N, dim) -> (B, N * hop_length).
+
+    Overlap-add is written out (not ``torch.istft``) so that the output is exactly N * hop samples.
+    """
+
+    def __init__(self, dim: int, n_fft: int = 1600, hop_length: int = 400):
+        super().__init__()
+        if (n_fft - hop_length) % 2:
+            raise ValueError(f"n_fft - hop_length must be even for 'same' padding, got {n_fft}, {hop_length}")
+        self.n_fft, self.hop_length = n_fft, hop_length
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            log_mag, phase = self.out(x.float()).transpose(1, 2).chunk(2, dim=1)
+            mag = log_mag.exp().clamp(max=1e2)
+            spec = torch.polar(mag, phase)
+            return self._istft(spec)
+
+    def _istft(self, spec: torch.Tensor) -> torch.Tensor:
+        n_frames, win, hop = spec.shape[-1], self.n_fft, self.hop_length
+        pad = (win - hop) // 2
+        frames = torch.fft.irfft(spec, self.n_fft, dim=1, norm="backward") * self.window[None, :, None]
+        out_size = (n_frames - 1) * hop + win
+        wav = F.fold(frames, (1, out_size), kernel_size=(1, win), stride=(1, hop))[:, 0, 0, pad:-pad]
+        envelope = F.fold(
+            self.window.square().expand(1, n_frames, -1).transpose(1, 2),
+            (1, out_size),
+            kernel_size=(1, win),
+            stride=(1, hop),
+        ).squeeze()[pad:-pad]
+        return wav / envelope.clamp(min=1e-11)
+
+
+class VocosDecoder(nn.Module):
+    """Vocos-style decoder: ConvNeXt blocks at the latent rate + iSTFT head. (B, latent_dim, N) -> (B, N * hop)."""
+
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        dim: int = 512,
+        intermediate_dim: int = 1536,
+        num_layers: int = 8,
+        n_fft: int = 1600,
+        hop_length: int = 400,
+    ):
+        super().__init__()
+        self.hop_length = hop_length
+        self.embed = nn.Conv1d(latent_dim, dim, 7, padding=3)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(dim, intermediate_dim, layer_scale=1 / num_layers) for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = ISTFTHead(dim, n_fft, hop_length)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv1d, nn.Linear)):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.embed(z).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.final_norm(x.transpose(1, 2)))
+
+
+class SpeechVAE(nn.Module):
+    """16 kHz waveform <-> 64-dim Gaussian latent at 40 Hz.
+
+    ``encode``: (B, T) -> (mean, logvar) each (B, latent_dim, N), N = ceil(T / hop_length) (right zero-pad);
+    ``sample``: reparameterized z; ``decode``: (B, latent_dim, N) -> (B, N * hop_length).
+    """
+
+    sample_rate = 16000
+
+    def __init__(self, encoder: Encoder, decoder: nn.Module):
+        super().__init__()
+        if encoder.hop_length != decoder.hop_length:
+            raise ValueError(f"encoder hop {encoder.hop_length} != decoder hop {decoder.hop_length}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.hop_length = encoder.hop_length
+        self.latent_dim = encoder.latent_dim
+        self.frame_rate = self.sample_rate / self.hop_length
+
+    def num_frames(self, n_samples: int) -> int:
+        return math.ceil(n_samples / self.hop_length)
+
+    def encode(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) -> (mean, logvar) each (B, latent_dim, ceil(T / hop_length))."""
+        pad = self.num_frames(wav.shape[-1]) * self.hop_length - wav.shape[-1]
+        return self.encoder(F.pad(wav, (0, pad)).unsqueeze(1))
+
+    @staticmethod
+    def sample(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim, N) -> (B, N * hop_length)."""
+        return self.decoder(z)
+
+    def forward(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, T) -> {"mean", "logvar", "z": (B, latent_dim, N), "recon": (B, N * hop_length)}."""
+        mean, logvar = self.encode(wav)
+        z = self.sample(mean, logvar)
+        return {"mean": mean, "logvar": logvar, "z": z, "recon": self.decode(z)}
+
+
+def instantiate(spec: dict) -> nn.Module:
+    """Build ``{"class_path": "pkg.mod.Class", "init_args": {...}}`` (a bare class name is looked up here)."""
+    import importlib
+
+    if not isinstance(spec, dict) or "class_path" not in spec:
+        raise ValueError(f"expected {{'class_path': ..., 'init_args': {{...}}}}, got {spec!r}")
+    class_path = spec["class_path"]
+    module_name, _, name = class_path.rpartition(".")
+    module = importlib.import_module(module_name) if module_name else globals()
+    cls = getattr(module, name, None) if module_name else module.get(name)
+    if cls is None:
+        raise ValueError(f"unknown class_path {class_path!r}")
+    try:
+        return cls(**spec.get("init_args", {}))
+    except TypeError as e:
+        raise ValueError(f"cannot build {class_path} with init_args {spec.get('init_args')}: {e}") from e
+
+
+def build_vae(encoder: dict, decoder: dict) -> SpeechVAE:
+    """SpeechVAE from the recipe's encoder / decoder ``class_path`` + ``init_args`` specs."""
+    return SpeechVAE(instantiate(encoder), instantiate(decoder))
