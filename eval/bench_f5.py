@@ -1,0 +1,467 @@
+"""Benchmark: F5 DiT on mel vs on VAE latents (synthesis RTF, training throughput) and ours vs F5-TTS.
+
+    python eval/bench_f5.py --out eval/reports/bench_f5 [--vocos DIR] [--vae DIR] [--nfe 32] [--threads 2]
+
+Part 1, one DiT configuration (the demo size unless --dit-recipe says otherwise) on both spaces:
+- synthesis RTF = wall time / generated audio seconds, vocoder (Vocos) or VAE decoder included,
+  batch 1 (one utterance at a time) and batched (all utterances in one call);
+- training throughput = audio seconds per second of a full step (CFM loss, backward, AdamW).
+Untrained weights (random Vocos / VAE / DiT of the demo recipes) give the same timings as trained ones.
+
+Part 2, the same small DiT configuration timed in ours and in the F5-TTS reference implementation
+(SWivid/F5-TTS ``model/backbones/dit.py`` + ``model/cfm.py``), each in its own subprocess with the same
+thread count: one training step and one 32-NFE CFG sampling call. The reference runs from a source tree
+(--ref-src, e.g. ``git archive`` of the repository) with a Python that has x_transformers + torchdiffeq
+(--ref-python, e.g. a venv that adds them next to this project's torch); skipped when either is missing.
+
+Writes ``report.json`` and ``report.md`` under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
+PROMPT_TEXT = "It is easy to tell the depth of a well."
+
+
+def _best_time(fn, repeats: int, warmup: int = 1) -> float:
+    """Best of ``repeats`` wall times: the machine is shared, so the minimum is the least disturbed run."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# --------------------------------------------------------------------------------------------- workers
+def worker_ours(cfg: dict) -> dict:
+    """Time our DiT: one training step and one sampling call (shapes from cfg)."""
+    import torch
+
+    from tts.f5.cfm import CFM
+    from tts.f5.dit import DiT
+
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(0)
+    net = DiT(feat_dim=cfg["feat_dim"], vocab_size=cfg["vocab_size"], **cfg["dit"])
+    cfm = CFM(net).train()
+    opt = torch.optim.AdamW(cfm.parameters(), lr=1e-4)
+    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"])
+    lens = torch.tensor(cfg["train_lens"])
+    text = torch.randint(1, cfg["vocab_size"], (len(lens), cfg["text_len"]))
+
+    def train_step():
+        loss, _ = cfm(feats, lens, text)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    train_s = _best_time(train_step, cfg["repeats"], warmup=2)
+    net.eval()
+    b = cfg["sample_batch"]
+    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"])
+    stext = torch.randint(1, cfg["vocab_size"], (b, cfg["text_len"]))
+    total = torch.full((b,), cfg["total_frames"])
+    cond_lens = torch.full((b,), cfg["prompt_frames"])
+    sample_s = _best_time(
+        lambda: cfm.sample(cond, cond_lens, stext, total, nfe=cfg["nfe"], cfg=2.0, sway=-1.0, seeds=0),
+        cfg["repeats"],
+    )
+    return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
+
+
+def worker_reference(cfg: dict) -> dict:
+    """Time the F5-TTS reference DiT + CFM (imported from cfg['ref_src']) on the same shapes."""
+    import types
+
+    import torch
+
+    # The reference's model package imports its trainer and Chinese text tools; load only the model files.
+    sys.modules.setdefault("rjieba", types.ModuleType("rjieba"))
+    pinyin = types.ModuleType("pypinyin")
+    pinyin.Style, pinyin.lazy_pinyin = object, None
+    sys.modules.setdefault("pypinyin", pinyin)
+    src = Path(cfg["ref_src"])
+    for name, path in (
+        ("f5_tts", src / "f5_tts"),
+        ("f5_tts.model", src / "f5_tts/model"),
+        ("f5_tts.model.backbones", src / "f5_tts/model/backbones"),
+    ):
+        mod = types.ModuleType(name)
+        mod.__path__ = [str(path)]
+        sys.modules[name] = mod
+    from f5_tts.model.backbones.dit import DiT
+    from f5_tts.model.cfm import CFM
+
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(0)
+    d = cfg["dit"]
+    net = DiT(
+        dim=d["dim"],
+        depth=d["depth"],
+        heads=d["heads"],
+        dim_head=d["dim_head"],
+        ff_mult=d["ff_mult"],
+        dropout=d["dropout"],
+        mel_dim=cfg["feat_dim"],
+        text_num_embeds=cfg["vocab_size"],
+        text_dim=d["text_dim"],
+        conv_layers=d["conv_layers"],
+    )
+    cfm = CFM(
+        transformer=net, num_channels=cfg["feat_dim"], mel_spec_kwargs={"n_mel_channels": cfg["feat_dim"]}
+    ).train()
+    opt = torch.optim.AdamW(cfm.parameters(), lr=1e-4)
+    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"])
+    lens = torch.tensor(cfg["train_lens"])
+    text = torch.randint(0, cfg["vocab_size"], (len(lens), cfg["text_len"]))
+
+    def train_step():
+        loss, _, _ = cfm(feats, text, lens=lens)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    train_s = _best_time(train_step, cfg["repeats"], warmup=2)
+    cfm.eval()
+    b = cfg["sample_batch"]
+    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"])
+    stext = torch.randint(0, cfg["vocab_size"], (b, cfg["text_len"]))
+    total = torch.full((b,), cfg["total_frames"])
+    cond_lens = torch.full((b,), cfg["prompt_frames"])
+    sample_s = _best_time(
+        lambda: cfm.sample(
+            cond,
+            stext,
+            total,
+            lens=cond_lens,
+            steps=cfg["nfe"],
+            cfg_strength=2.0,
+            sway_sampling_coef=-1.0,
+            seed=0,
+        ),
+        cfg["repeats"],
+    )
+    return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
+
+
+def run_worker(python: str, kind: str, cfg: dict, timeout: int = 1800) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(cfg["threads"]), "MKL_NUM_THREADS": str(cfg["threads"])}
+    proc = subprocess.run(
+        [python, __file__, "--worker", kind, "--worker-config", json.dumps(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------ mel vs latent
+def _recipe_args(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text())["model"]["init_args"]
+
+
+def build_spaces(args, tmp: Path) -> dict:
+    """{"mel": MelSpace, "latent": LatentSpace}, from --vocos/--vae or random demo-size models."""
+    import torch
+
+    from tts.features import load_space
+    from tts.features.latent import LatentSpace
+    from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
+
+    notes = {}
+    if args.vocos:
+        mel = load_space(f"mel:vocos={args.vocos}")
+        notes["mel"] = f"Vocos {args.vocos}"
+    else:
+        v = _recipe_args(ROOT / "recipes/demo/vocos.yaml")
+        cfg = vocos_config(v["dim"], v["intermediate_dim"], v["num_layers"])
+        torch.manual_seed(0)
+        mel = load_space(f"mel:vocos={save_vocos_dir(build_vocos(cfg), cfg, tmp / 'vocos')}")
+        notes["mel"] = (
+            f"random Vocos, recipes/demo/vocos.yaml size (dim {v['dim']}, {v['num_layers']} layers)"
+        )
+    if args.vae:
+        latent = load_space(f"latent:vae={args.vae}")
+        notes["latent"] = f"VAE {args.vae}"
+    else:
+        from tts.vae import build_vae
+
+        recipe = ROOT / "recipes/demo/vae_semantic.yaml"
+        if recipe.is_file():
+            init = _recipe_args(recipe)
+            vae, where = build_vae(init["encoder"], init["decoder"]), "recipes/demo/vae_semantic.yaml"
+        else:
+            vae = build_vae(
+                {"class_path": "tts.vae.model.Encoder", "init_args": {"channels": 32}},
+                {
+                    "class_path": "tts.vae.model.VocosDecoder",
+                    "init_args": {"dim": 256, "intermediate_dim": 768, "num_layers": 4},
+                },
+            )
+            where = "fallback (encoder 32 ch, Vocos-style decoder dim 256 x 4)"
+        latent = LatentSpace(vae.eval(), spec="latent")
+        notes["latent"] = f"random VAE, {where}"
+    return {"mel": mel, "latent": latent, "notes": notes}
+
+
+def _space_setup(args, space, dit_args: dict, vocab) -> dict:
+    """Closures that run one synthesis (batch 1 / batched), decoding, and one training step on ``space``."""
+    import torch
+
+    from tts.f5.cfm import CFM, estimate_frames
+    from tts.f5.dit import DiT
+
+    torch.manual_seed(0)
+    net = DiT(feat_dim=space.dim, vocab_size=len(vocab), **dit_args)
+    cfm = CFM(net)
+    n_ref = round(args.prompt_s * space.frame_rate)
+    texts = [TEXT[: 40 + 25 * i] for i in range(args.utts)]
+    totals = [estimate_frames(n_ref, PROMPT_TEXT, t) for t in texts]
+    ids = [vocab.encode(f"{PROMPT_TEXT} {t}") for t in texts]
+    cond = torch.randn(args.utts, n_ref, space.dim)
+
+    def synth(groups: list[list[int]]) -> None:
+        net.eval()
+        for g in groups:
+            text = torch.zeros(len(g), max(len(ids[i]) for i in g), dtype=torch.long)
+            for r, i in enumerate(g):
+                text[r, : len(ids[i])] = torch.tensor(ids[i])
+            total = torch.tensor([totals[i] for i in g])
+            feats = cfm.sample(cond[g], torch.full((len(g),), n_ref), text, total, nfe=args.nfe, seeds=0)
+            for r, i in enumerate(g):
+                space.decode(feats[r : r + 1, n_ref : totals[i]])
+
+    train_lens = [round(s * space.frame_rate) for s in args.train_seconds]  # same audio in both spaces
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    feats = torch.randn(len(train_lens), max(train_lens), space.dim)
+    train_text = torch.randint(1, len(vocab), (len(train_lens), 120))
+
+    def train() -> None:
+        net.train()
+        loss, _ = cfm(feats, torch.tensor(train_lens), train_text)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    gen = [torch.randn(1, n - n_ref, space.dim) for n in totals]
+    return {
+        "space": space,
+        "batch1": lambda: synth([[i] for i in range(args.utts)]),
+        "batched": lambda: synth([list(range(args.utts))]),
+        "decode": lambda: [space.decode(g) for g in gen],
+        "train": train,
+        "generated_audio_s": sum((n - n_ref) / space.frame_rate for n in totals),
+        "generated_frames": sum(n - n_ref for n in totals),
+        "train_frames": sum(train_lens),
+        "params": sum(p.numel() for p in net.parameters()),
+    }
+
+
+def bench_spaces(args, dit_args: dict) -> dict:
+    import torch
+
+    from tts.text import Vocab
+
+    torch.set_num_threads(args.threads)
+    vocab = Vocab()
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        spaces = build_spaces(args, Path(tmp))
+        out["decoders"] = spaces.pop("notes")
+        setups = {name: _space_setup(args, space, dit_args, vocab) for name, space in spaces.items()}
+        times: dict[tuple[str, str], list[float]] = {}
+        for r in range(args.repeats + 1):  # round 0 warms up; spaces interleaved so load hits both alike
+            for name, st in setups.items():
+                for what in ("batch1", "batched", "decode", "train"):
+                    t0 = time.perf_counter()
+                    st[what]()
+                    if r:
+                        times.setdefault((name, what), []).append(time.perf_counter() - t0)
+        for name, st in setups.items():
+            best = {what: min(times[(name, what)]) for what in ("batch1", "batched", "decode", "train")}
+            gen_s = st["generated_audio_s"]
+            out[name] = {
+                "frame_rate": st["space"].frame_rate,
+                "feat_dim": st["space"].dim,
+                "sample_rate": st["space"].sample_rate,
+                "utterances": args.utts,
+                "generated_audio_s": round(gen_s, 3),
+                "generated_frames": st["generated_frames"],
+                "rtf_batch1": best["batch1"] / gen_s,
+                "rtf_batched": best["batched"] / gen_s,
+                "decoder_rtf": best["decode"] / gen_s,
+                "train_step_s": best["train"],
+                "train_audio_s_per_batch": sum(args.train_seconds),
+                "train_audio_s_per_s": sum(args.train_seconds) / best["train"],
+                "train_frames_per_batch": st["train_frames"],
+                "dit_params": st["params"],
+            }
+    out["rtf_ratio_mel_over_latent"] = out["mel"]["rtf_batch1"] / out["latent"]["rtf_batch1"]
+    out["train_ratio_latent_over_mel"] = (
+        out["latent"]["train_audio_s_per_s"] / out["mel"]["train_audio_s_per_s"]
+    )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- report
+def write_report(report: dict, out: Path) -> None:
+    from tts.io import atomic_write_json, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "report.json", report)
+    s, lines = report["spaces"], []
+    lines += [
+        "# F5 DiT benchmark: mel vs VAE latent, ours vs F5-TTS reference",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Machine: {report['machine']}, torch threads {report['threads']}; "
+        f"NFE {report['nfe']}, CFG 2, sway -1; times are the best of the timed rounds.",
+        "",
+        f"DiT: {report['dit']}  ",
+        f"Decoders: mel = {s['decoders']['mel']}; latent = {s['decoders']['latent']}",
+        "",
+        "## Synthesis (DiT sampling + decoder) and training",
+        "",
+        "| space | frames/s | RTF batch 1 | RTF batched | decoder RTF | train step (s) | train audio s/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("mel", "latent"):
+        r = s[name]
+        lines.append(
+            f"| {name} | {r['frame_rate']:g} | {r['rtf_batch1']:.4f} | {r['rtf_batched']:.4f} | "
+            f"{r['decoder_rtf']:.4f} | {r['train_step_s']:.3f} | {r['train_audio_s_per_s']:.1f} |"
+        )
+    lines += [
+        "",
+        f"RTF ratio mel / latent (batch 1): **{s['rtf_ratio_mel_over_latent']:.2f}x**; "
+        f"training throughput latent / mel: **{s['train_ratio_latent_over_mel']:.2f}x**.",
+        "",
+    ]
+    ref = report.get("reference")
+    lines += ["## Ours vs F5-TTS reference (same DiT config, same shapes, separate processes)", ""]
+    if ref and "ours" in ref:
+        lines += [
+            f"Config: {ref['config']['dit']}, mel dim {ref['config']['feat_dim']}, train batch lengths "
+            f"{ref['config']['train_lens']}, sampling batch {ref['config']['sample_batch']} x "
+            f"{ref['config']['total_frames']} frames ({ref['config']['prompt_frames']} prompt).",
+            "",
+            "| | ours | reference | speed-up |",
+            "|---|---|---|---|",
+            f"| train step (s) | {ref['ours']['train_step_s']:.3f} | "
+            f"{ref['reference']['train_step_s']:.3f} | "
+            f"{ref['train_speedup']:.2f}x |",
+            f"| sampling, NFE {report['nfe']} (s) | {ref['ours']['sample_s']:.3f} | "
+            f"{ref['reference']['sample_s']:.3f} | {ref['sample_speedup']:.2f}x |",
+            f"| DiT parameters | {ref['ours']['params']:,} | {ref['reference']['params']:,} | |",
+            "",
+            f"Reference source: {ref['source']}.",
+        ]
+    else:
+        lines.append(f"Not measured: {ref.get('skipped') if ref else 'disabled'}.")
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="eval/reports/bench_f5")
+    p.add_argument("--vocos", help="Vocos dir/ckpt for the mel decoder (default: random demo-size)")
+    p.add_argument("--vae", help="VAE export dir/ckpt for the latent decoder (default: random demo-size)")
+    p.add_argument("--dit-recipe", default="recipes/demo/f5_mel.yaml", help="DiT size (model.init_args)")
+    p.add_argument("--nfe", type=int, default=32)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on a shared machine)")
+    p.add_argument("--repeats", type=int, default=2, help="timed rounds (best of) after one warm-up round")
+    p.add_argument("--utts", type=int, default=3, help="utterances synthesized per timing")
+    p.add_argument("--prompt-s", type=float, default=3.0)
+    p.add_argument(
+        "--train-seconds",
+        type=float,
+        nargs="+",
+        default=[6.0, 5.0, 4.0, 3.0],
+        help="utterance durations of the training batch (same audio in both spaces)",
+    )
+    p.add_argument("--reference", choices=("auto", "off"), default="auto")
+    p.add_argument("--ref-rounds", type=int, default=2, help="alternating ours/reference worker rounds")
+    p.add_argument("--ref-python", default="/work/f5ref-venv/bin/python")
+    p.add_argument("--ref-src", default="/work/f5ref-src/src")
+    p.add_argument("--worker", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    p.add_argument("--worker-config", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    if args.worker:
+        cfg = json.loads(args.worker_config)
+        print(json.dumps((worker_ours if args.worker == "ours" else worker_reference)(cfg)))
+        return 0
+
+    init = _recipe_args(ROOT / args.dit_recipe)
+    keys = ("dim", "depth", "heads", "dim_head", "ff_mult", "text_dim", "conv_layers", "dropout")
+    dit = {k: init[k] for k in keys if k in init}
+    report = {
+        "command": "python eval/bench_f5.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
+        "threads": args.threads,
+        "nfe": args.nfe,
+        "dit": dit,
+    }
+    report["spaces"] = bench_spaces(args, dit)
+
+    ref_cfg = {
+        "threads": args.threads,
+        "feat_dim": 100,
+        "vocab_size": 256,
+        "nfe": args.nfe,
+        "dit": {**dit, "dropout": 0.1},
+        "repeats": args.repeats,
+        "text_len": 120,
+        "train_lens": [round(s * 93.75) for s in args.train_seconds],
+        "sample_batch": 1,
+        "prompt_frames": round(args.prompt_s * 93.75),
+        "total_frames": round(8.0 * 93.75),
+        "ref_src": args.ref_src,
+    }
+    if args.reference == "off":
+        report["reference"] = {"skipped": "--reference off"}
+    elif not Path(args.ref_python).exists() or not (Path(args.ref_src) / "f5_tts/model/cfm.py").exists():
+        report["reference"] = {"skipped": f"no reference setup ({args.ref_python}, {args.ref_src})"}
+    else:
+        runs: dict[str, list[dict]] = {"ours": [], "reference": []}
+        for _ in range(args.ref_rounds):  # alternate, so load from other processes hits both alike
+            runs["ours"].append(run_worker(sys.executable, "ours", ref_cfg))
+            runs["reference"].append(run_worker(args.ref_python, "reference", ref_cfg))
+        ours, ref = (
+            {k: min(r[k] for r in runs[side]) for k in runs[side][0]} for side in ("ours", "reference")
+        )
+        report["reference"] = {
+            "config": ref_cfg,
+            "ours": ours,
+            "reference": ref,
+            "train_speedup": ref["train_step_s"] / ours["train_step_s"],
+            "sample_speedup": ref["sample_s"] / ours["sample_s"],
+            "source": "SWivid/F5-TTS src/f5_tts/model (DiT + CFM), x_transformers + torchdiffeq from PyPI",
+        }
+    write_report(report, Path(args.out))
+    print((Path(args.out) / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""F5Module training step (Lightning), EMA, vocab in checkpoint, export/load round trip, recipes."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from tts.f5 import export, load
+from tts.f5.module import F5Module, encode_texts, warmup_linear_decay
+from tts.text import Vocab
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(
+    dim=32,
+    depth=1,
+    heads=2,
+    dim_head=16,
+    text_dim=16,
+    conv_layers=1,
+    dropout=0.0,
+    warmup_steps=2,
+    ema_decay=0.5,
+    ema_start_step=0,
+)
+
+
+def synthetic_batches(n: int, feat_dim: int = 100) -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for _ in range(n):
+        lens = torch.tensor([30, 22])
+        feats = torch.randn(2, 30, feat_dim, generator=g)
+        feats[1, 22:] = 0
+        out.append(
+            {"feats": feats, "feat_lens": lens, "texts": ["Hello world.", "A test!"], "ids": ["a", "b"]}
+        )
+    return out
+
+
+def fit_tiny(tmp_path, steps: int = 3, **kw) -> tuple[F5Module, Path]:
+    model = F5Module(space="mel", **{**TINY, **kw})
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        gradient_clip_val=1.0,
+        limit_val_batches=0,
+    )
+    trainer.fit(model, DataLoader(synthetic_batches(steps), batch_size=None))
+    ckpt = tmp_path / "f5.ckpt"
+    trainer.save_checkpoint(ckpt)
+    return model, ckpt
+
+
+def test_training_steps_update_weights_ema_and_save_vocab(tmp_path):
+    model, ckpt = fit_tiny(tmp_path)
+    net, ema = model.cfm.net.state_dict(), model.ema.state_dict()
+    moved = [k for k in net if not torch.equal(net[k], ema[k])]
+    assert moved  # EMA lags the trained weights
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["vocab"]["symbols"] == Vocab().symbols
+    assert saved["f5_config"]["network"]["feat_dim"] == 100 and saved["f5_config"]["space"] == "mel"
+
+
+def test_lr_warmup_then_linear_decay():
+    f = [warmup_linear_decay(s, warmup=10, total=110) for s in range(111)]
+    assert f[0] == pytest.approx(0.1) and f[9] == 1.0 and f[10] == 1.0
+    assert f[60] == pytest.approx(0.5) and f[110] == 0.0
+    assert warmup_linear_decay(500, warmup=10, total=0) == 1.0  # no max_steps: constant after warm-up
+    model = F5Module(space="mel", **{**TINY, "warmup_steps": 10})
+    opt = model.configure_optimizers()
+    assert opt["optimizer"].param_groups[0]["lr"] == pytest.approx(7.5e-5 / 10)
+
+
+def test_export_load_round_trip(tmp_path):
+    _, ckpt = fit_tiny(tmp_path, steps=2)
+    out = export(ckpt, tmp_path / "export")
+    assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "vocab.json"}
+    a, b = load(out), load(ckpt)
+    assert a.space == b.space == "mel" and a.frame_rate == 93.75 and a.vocab.symbols == b.vocab.symbols
+    text = encode_texts(a.vocab, ["Hi there."])
+    args = (torch.randn(1, 10, 100), torch.tensor([10]), text, torch.tensor([25]))
+    assert torch.equal(a.cfm.sample(*args, nfe=2, seeds=1), b.cfm.sample(*args, nfe=2, seeds=1))
+    assert a.max_frames == int(30 * 93.75)
+
+
+def test_vocab_size_mismatch_is_explained(tmp_path):
+    _, ckpt = fit_tiny(tmp_path, steps=1)
+    vocab = tmp_path / "vocab.json"
+    Vocab([*Vocab().symbols, "é"]).save(vocab)
+    model = F5Module(space="mel", vocab=str(vocab), **TINY)
+    with pytest.raises(ValueError, match="vocab"):
+        model.on_load_checkpoint(torch.load(ckpt, weights_only=True))
+
+
+def _instantiate(spec: dict):
+    module, name = spec["class_path"].rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**spec.get("init_args", {}))
+
+
+@pytest.mark.parametrize("recipe", ["f5/mel_small.yaml", "f5/latent_small.yaml"])
+def test_paper_recipe_instantiates_and_trains_one_step(recipe):
+    cfg = yaml.safe_load((ROOT / "recipes" / recipe).read_text())
+    init = cfg["model"]["init_args"]
+    assert (
+        init["dim"],
+        init["depth"],
+        init["heads"],
+        init["ff_mult"],
+        init["text_dim"],
+        init["conv_layers"],
+    ) == (768, 18, 12, 2, 512, 4)
+    assert init["lr"] == 7.5e-5 and init["warmup_steps"] == 20000
+    tr = cfg["trainer"]
+    assert tr["precision"] == "bf16-mixed" and tr["strategy"] == "ddp" and "num_nodes" in tr
+    frames = cfg["data"]["init_args"]["max_frames_per_batch"]
+    assert frames == (38400 if "mel" in recipe else 51200)
+    model = _instantiate(cfg["model"])
+    n_params = sum(p.numel() for p in model.cfm.parameters())
+    assert 100e6 < n_params < 200e6  # F5TTS_v1_Small is ~155M with mel
+    opt = torch.optim.AdamW(model.cfm.parameters(), lr=1e-4)
+    dim = model.cfm.net.feat_dim
+    batch = synthetic_batches(1, dim)[0]
+    batch = {**batch, "feats": batch["feats"][:, :12], "feat_lens": torch.tensor([12, 9])}
+    loss = model._loss(batch)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)

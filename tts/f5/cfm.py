@@ -1,0 +1,213 @@
+"""Conditional flow matching around a DiT: the infilling training loss and the ODE sampler.
+
+Training (F5-TTS): x1 = features, x0 ~ N(0, I), t ~ U(0, 1), x_t = (1 - t) x0 + t x1, target x1 - x0.
+A random contiguous span of 70-100% of each utterance's valid frames is masked; the network sees the
+audio outside the span (cond) and must infill it; the loss is the MSE on the masked frames only.
+Classifier-free guidance dropout per utterance: the audio cond is dropped with p=0.3, and audio + text
+together with p=0.2 (as F5-TTS draws it, but per utterance instead of per batch).
+
+Sampling: Euler or midpoint over a sway-sampled time grid, CFG with the conditional and unconditional
+passes packed into one batch, the text/cond context computed once per utterance, per-utterance seeded
+noise (batched results equal unbatched ones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from tts.f5.dit import DiT
+from tts.text import utf8_len
+
+
+def lens_to_mask(lens: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """(B,) lengths -> (B, N) bool, True on valid frames."""
+    n = int(lens.max()) if n is None else n
+    return torch.arange(n, device=lens.device).unsqueeze(0) < lens.unsqueeze(1)
+
+
+def span_mask(
+    lens: torch.Tensor,
+    n: int,
+    frac_lengths: tuple[float, float] = (0.7, 1.0),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(B,) valid lengths -> (B, N) bool: one contiguous span of frac ~ U(frac_lengths) of each length."""
+    b = lens.shape[0]
+    lo, hi = frac_lengths
+    frac = lo + (hi - lo) * torch.rand(b, generator=generator, device=lens.device)
+    span = (frac * lens).long().clamp(min=1)
+    start = (torch.rand(b, generator=generator, device=lens.device) * (lens - span + 1)).long()
+    start = torch.minimum(start, lens - span)
+    pos = torch.arange(n, device=lens.device).unsqueeze(0)
+    return (pos >= start.unsqueeze(1)) & (pos < (start + span).unsqueeze(1))
+
+
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the frames where ``loss_mask`` (B, N) is True; pred, target (B, N, D)."""
+    m = loss_mask.unsqueeze(-1).to(pred.dtype)
+    return ((pred - target).pow(2) * m).sum() / (m.sum() * pred.shape[-1]).clamp_min(1.0)
+
+
+def sway_timesteps(steps: int, sway: float | None = -1.0, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(steps + 1,) time grid from 0 to 1 with sway sampling t + s (cos(pi t / 2) - 1 + t)."""
+    t = torch.linspace(0, 1, steps + 1, device=device)
+    if sway:
+        t = t + sway * (torch.cos(math.pi / 2 * t) - 1 + t)
+    return t
+
+
+def estimate_frames(
+    ref_frames: int,
+    ref_text: str,
+    gen_text: str,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    frame_rate: float | None = None,
+) -> int:
+    """Total frames (prompt + generated) of an utterance.
+
+    F5-TTS rule: ``ref + ref * utf8_len(gen_text) / utf8_len(ref_text) / speed``; with ``duration_s``
+    (seconds of generated speech, e.g. the ground truth length) the generated part is
+    ``round(duration_s * frame_rate)`` instead.
+    """
+    if duration_s is not None:
+        if frame_rate is None:
+            raise ValueError("duration_s needs frame_rate")
+        return ref_frames + max(1, round(duration_s * frame_rate))
+    return ref_frames + max(1, int(ref_frames * utf8_len(gen_text) / max(1, utf8_len(ref_text)) / speed))
+
+
+class CFM(nn.Module):
+    """Flow-matching wrapper: ``forward`` = training loss, ``sample`` = ODE sampler with CFG.
+
+    Args:
+        net: the DiT.
+        audio_drop_prob: probability to drop the audio condition (CFG), 0.3 in F5-TTS.
+        cond_drop_prob: probability to drop audio and text together, 0.2 in F5-TTS.
+        frac_lengths: range of the masked span as a fraction of the valid length.
+    """
+
+    def __init__(
+        self,
+        net: DiT,
+        audio_drop_prob: float = 0.3,
+        cond_drop_prob: float = 0.2,
+        frac_lengths: tuple[float, float] = (0.7, 1.0),
+    ):
+        super().__init__()
+        self.net = net
+        self.audio_drop_prob = audio_drop_prob
+        self.cond_drop_prob = cond_drop_prob
+        self.frac_lengths = tuple(frac_lengths)
+
+    def drop_flags(
+        self, batch: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-utterance CFG dropout: (drop_audio (B,), drop_text (B,)) bool; text only drops with audio."""
+        u = torch.rand(2, batch, generator=generator, device=device)
+        drop_text = u[1] < self.cond_drop_prob
+        drop_audio = (u[0] < self.audio_drop_prob) | drop_text
+        return drop_audio, drop_text
+
+    def forward(
+        self,
+        feats: torch.Tensor,
+        feat_lens: torch.Tensor,
+        text: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """feats (B, N, D) zero-padded, feat_lens (B,), text ids (B, Nt) -> (loss, extras).
+
+        extras: ``loss_mask`` (B, N) masked valid frames, ``pred`` and ``target`` (B, N, D).
+        """
+        b, n, _ = feats.shape
+        device = feats.device
+        valid = lens_to_mask(feat_lens, n)
+        loss_mask = span_mask(feat_lens, n, self.frac_lengths, generator) & valid
+        x1 = feats
+        x0 = torch.randn(feats.shape, generator=generator, device=device, dtype=feats.dtype)
+        t = torch.rand(b, generator=generator, device=device, dtype=feats.dtype)
+        x_t = torch.lerp(x0, x1, t[:, None, None])
+        target = x1 - x0
+        cond = x1.masked_fill(loss_mask.unsqueeze(-1), 0.0)
+        drop_audio, drop_text = self.drop_flags(b, device, generator)
+        mask = None if bool((feat_lens == n).all()) else valid
+        pred = self.net(x_t, cond, text, t, mask=mask, drop_audio=drop_audio, drop_text=drop_text)
+        loss = flow_loss(pred, target, loss_mask)
+        return loss, {"loss_mask": loss_mask, "pred": pred, "target": target}
+
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: torch.Tensor,
+        cond_lens: torch.Tensor,
+        text: torch.Tensor,
+        total_lens: torch.Tensor,
+        nfe: int = 32,
+        cfg: float = 2.0,
+        sway: float | None = -1.0,
+        method: str = "euler",
+        seeds: int | Sequence[int] = 0,
+    ) -> torch.Tensor:
+        """Generate features around a prompt.
+
+        Args:
+            cond: prompt features (B, Nc, D), zero-padded; cond_lens (B,) their lengths.
+            text: ids (B, Nt) of prompt text + target text, filler-padded.
+            total_lens: (B,) frames of prompt + generated speech.
+            nfe: network evaluations (each one packed CFG batch): Euler takes nfe steps, midpoint nfe // 2.
+            cfg: guidance strength (0 = no unconditional pass).
+            seeds: one seed, or one per utterance; the noise of an utterance depends only on its seed.
+        Returns:
+            (B, N, D) with N = max(total_lens); prompt frames = prompt; frames >= total_lens: padding.
+        """
+        if method not in ("euler", "midpoint"):
+            raise ValueError(f"method must be 'euler' or 'midpoint', not {method!r}")
+        net = self.net
+        b, device = text.shape[0], text.device
+        n = int(total_lens.max())
+        dtype = next(net.parameters()).dtype
+        valid = lens_to_mask(total_lens, n)
+        mask = None if bool((total_lens == n).all()) else valid
+        cond_mask = lens_to_mask(cond_lens.clamp(max=n), n).unsqueeze(-1)
+        cond_full = torch.zeros(b, n, net.feat_dim, device=device, dtype=dtype)
+        m = min(n, cond.shape[1])
+        cond_full[:, :m] = cond[:, :m].to(dtype)
+        cond_full = cond_full * cond_mask
+
+        context = net.embed_context(cond_full, net.embed_text(text, n, mask))  # once per utterance
+        if cfg > 0:
+            context = torch.cat((context, net.null_context(context).expand(b, n, -1)), dim=0)
+            mask_in = None if mask is None else torch.cat((mask, mask), dim=0)
+        else:
+            mask_in = mask
+
+        def velocity(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            tb = t.expand(context.shape[0])
+            out = net.forward_context(x, context, tb, mask_in)
+            if cfg <= 0:
+                return out
+            v, v_null = out.chunk(2, dim=0)
+            return v + (v - v_null) * cfg
+
+        if isinstance(seeds, int):
+            seeds = [seeds] * b
+        x = torch.zeros(b, n, net.feat_dim, device=device, dtype=dtype)
+        for i, (seed, length) in enumerate(zip(seeds, total_lens.tolist())):
+            g = torch.Generator().manual_seed(int(seed))
+            x[i, :length] = torch.randn(length, net.feat_dim, generator=g).to(device, dtype)
+
+        steps = nfe if method == "euler" else max(1, nfe // 2)
+        ts = sway_timesteps(steps, sway, device).to(dtype)
+        for t0, t1 in zip(ts[:-1], ts[1:]):
+            dt = t1 - t0
+            if method == "euler":
+                x = x + dt * velocity(t0, x)
+            else:
+                x_mid = x + (dt / 2) * velocity(t0, x)
+                x = x + dt * velocity(t0 + dt / 2, x_mid)
+        return torch.where(cond_mask, cond_full, x)

@@ -1,0 +1,320 @@
+"""F5-TTS diffusion transformer (DiT) over any frame feature space.
+
+Layout follows F5-TTS v1: character ids padded with the filler id 0 to the frame length go through a
+ConvNeXt-V2 text encoder; the noisy features x, the masked audio condition and the text embedding are
+concatenated and projected (input embedding), plus a convolutional position embedding; then adaLN-zero
+DiT blocks with rotary self-attention (SDPA with a key padding mask), a final adaLN and a linear head.
+
+The input projection is one ``nn.Linear`` over ``[x, cond, text]``, but it is applied as the sum of its
+three column blocks so that the part that does not change during sampling (cond + text, the "context")
+is computed once per utterance: ``forward_context`` then runs only ``proj_x(x) + context`` per ODE step.
+
+Shapes: B batch, N frames, D feature dim, T text_dim, H model dim.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def sinusoidal(positions: torch.Tensor, dim: int, scale: float = 1.0) -> torch.Tensor:
+    """(...,) float -> (..., dim) [sin, cos] embedding (F5-TTS' SinusPositionEmbedding when scale=1000)."""
+    half = dim // 2
+    freqs = torch.exp(
+        torch.arange(half, device=positions.device, dtype=torch.float32) * -(math.log(10000) / (half - 1))
+    )
+    args = scale * positions.float().unsqueeze(-1) * freqs
+    return torch.cat((args.sin(), args.cos()), dim=-1)
+
+
+class TimestepEmbedding(nn.Module):
+    """Flow time t (B,) in [0, 1] -> (B, H): sinusoidal(256) then MLP."""
+
+    def __init__(self, dim: int, freq_dim: int = 256):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal(t, self.freq_dim, scale=1000.0).to(self.mlp[0].weight.dtype))
+
+
+class GRN(nn.Module):
+    """Global response normalization (ConvNeXt-V2) over the time axis: (B, N, C) -> (B, N, C)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1, 1, dim))
+        self.beta = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """``frames`` (B, N, 1): valid frames; the response norm ignores batch padding."""
+        gx = torch.norm(x if frames is None else x * frames, p=2, dim=1, keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class ConvNeXtV2Block(nn.Module):
+    """Depthwise conv(7) -> LayerNorm -> MLP with GRN, residual: (B, N, C) -> (B, N, C)."""
+
+    def __init__(self, dim: int, intermediate_dim: int):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate_dim)
+        self.act = nn.GELU()
+        self.grn = GRN(intermediate_dim)
+        self.pwconv2 = nn.Linear(intermediate_dim, dim)
+
+    def forward(self, x: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.dwconv(x.transpose(1, 2)).transpose(1, 2)
+        return x + self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(h))), frames))
+
+
+class TextEncoder(nn.Module):
+    """Character ids (B, Nt), filler 0, -> (B, N, T) aligned to N frames; filler positions stay zero.
+
+    Text longer than N frames is cut; shorter text is padded with the filler. A fully dropped text (all
+    filler) therefore embeds to exactly zero, which the sampler uses for the unconditional pass.
+    """
+
+    def __init__(self, vocab_size: int, text_dim: int, conv_layers: int = 4, conv_mult: int = 2):
+        super().__init__()
+        self.text_dim = text_dim
+        self.embed = nn.Embedding(vocab_size, text_dim)
+        self.blocks = nn.ModuleList(
+            ConvNeXtV2Block(text_dim, text_dim * conv_mult) for _ in range(conv_layers)
+        )
+
+    def forward(self, text: torch.Tensor, n_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (B, N) bool: valid frames; text beyond a row's valid frames is cut like padding."""
+        text = text[:, :n_frames]
+        text = F.pad(text, (0, n_frames - text.shape[1]), value=0)
+        frames = None
+        if mask is not None:
+            text = text.masked_fill(~mask, 0)
+            frames = mask.unsqueeze(-1).to(self.embed.weight.dtype)
+        keep = (text != 0).unsqueeze(-1)  # (B, N, 1)
+        x = self.embed(text)
+        if self.blocks:
+            pos = sinusoidal(torch.arange(n_frames, device=text.device), self.text_dim)
+            x = (x + pos.to(x.dtype)) * keep
+            for block in self.blocks:
+                x = block(x, frames) * keep
+        return x * keep
+
+
+class ConvPositionEmbedding(nn.Module):
+    """Two grouped conv(31) + Mish layers; padded frames are zeroed before each conv: (B, N, H)."""
+
+    def __init__(self, dim: int, kernel_size: int = 31, groups: int = 16):
+        super().__init__()
+        self.conv1 = nn.Conv1d(dim, dim, kernel_size, groups=groups, padding=kernel_size // 2)
+        self.conv2 = nn.Conv1d(dim, dim, kernel_size, groups=groups, padding=kernel_size // 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        keep = None if mask is None else mask.unsqueeze(1)  # (B, 1, N)
+        x = x.transpose(1, 2)
+        for conv in (self.conv1, self.conv2):
+            if keep is not None:
+                x = x * keep
+            x = F.mish(conv(x))
+        if keep is not None:
+            x = x * keep
+        return x.transpose(1, 2)
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding (half-split form) for head dim ``dim``: cos/sin tables (N, dim)."""
+
+    def __init__(self, dim: int, base: float = 10000.0):
+        super().__init__()
+        self.register_buffer(
+            "inv_freq", 1.0 / base ** (torch.arange(0, dim, 2).float() / dim), persistent=False
+        )
+
+    def forward(self, n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        freqs = torch.outer(torch.arange(n, device=self.inv_freq.device, dtype=torch.float32), self.inv_freq)
+        freqs = torch.cat((freqs, freqs), dim=-1)
+        return freqs.cos().to(dtype), freqs.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """(B, heads, N, d) rotated by position."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with rotary q/k and SDPA; ``attn_mask`` (B, 1, 1, N) masks padded keys."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float = 0.0):
+        super().__init__()
+        self.heads, self.dim_head = heads, dim_head
+        self.to_qkv = nn.Linear(dim, 3 * heads * dim_head)
+        self.to_out = nn.Linear(heads * dim_head, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], attn_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.to_qkv(x).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        cos, sin = rope
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.dropout(self.to_out(out.transpose(1, 2).reshape(b, n, -1)))
+
+
+class DiTBlock(nn.Module):
+    """adaLN-zero transformer block: (B, N, H), time (B, H) -> (B, N, H)."""
+
+    def __init__(self, dim: int, heads: int, dim_head: int, ff_mult: float, dropout: float):
+        super().__init__()
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        self.attn_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads, dim_head, dropout)
+        self.ff_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        inner = int(dim * ff_mult)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, inner), nn.GELU(approximate="tanh"), nn.Dropout(dropout), nn.Linear(inner, dim)
+        )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        attn_mask: torch.Tensor | None,
+        keep: torch.Tensor | None,
+    ) -> torch.Tensor:
+        shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = self.modulation(t).unsqueeze(1).chunk(6, dim=-1)
+        h = self.attn(self.attn_norm(x) * (1 + scale_a) + shift_a, rope, attn_mask)
+        if keep is not None:
+            h = h * keep
+        x = x + gate_a * h
+        return x + gate_f * self.ff(self.ff_norm(x) * (1 + scale_f) + shift_f)
+
+
+class DiT(nn.Module):
+    """F5-TTS DiT: predicts the flow (B, N, D) from noisy x, masked audio cond, text ids and time.
+
+    Args:
+        feat_dim: D, feature dimension (100 for mel, 64 for VAE latents).
+        vocab_size: number of text symbols including the filler id 0.
+        dim, depth, heads, dim_head, ff_mult: transformer size (F5TTS_v1_Small: 768, 18, 12, 64, 2).
+        text_dim, conv_layers: ConvNeXt-V2 text encoder width and depth (512, 4).
+        dropout: dropout in attention and feed-forward (0.1 in F5-TTS).
+    """
+
+    def __init__(
+        self,
+        feat_dim: int = 100,
+        vocab_size: int = 256,
+        dim: int = 768,
+        depth: int = 18,
+        heads: int = 12,
+        dim_head: int = 64,
+        ff_mult: float = 2.0,
+        text_dim: int = 512,
+        conv_layers: int = 4,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.args = dict(
+            feat_dim=feat_dim,
+            vocab_size=vocab_size,
+            dim=dim,
+            depth=depth,
+            heads=heads,
+            dim_head=dim_head,
+            ff_mult=ff_mult,
+            text_dim=text_dim,
+            conv_layers=conv_layers,
+            dropout=dropout,
+        )
+        self.feat_dim, self.dim, self.text_dim = feat_dim, dim, text_dim
+        self.time_embed = TimestepEmbedding(dim)
+        self.text_encoder = TextEncoder(vocab_size, text_dim, conv_layers)
+        self.input_proj = nn.Linear(2 * feat_dim + text_dim, dim)  # over [x, cond, text]
+        self.conv_pos = ConvPositionEmbedding(dim)
+        self.rotary = RotaryEmbedding(dim_head)
+        self.blocks = nn.ModuleList(DiTBlock(dim, heads, dim_head, ff_mult, dropout) for _ in range(depth))
+        self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+        self.proj_out = nn.Linear(dim, feat_dim)
+        for block in self.blocks:  # adaLN-zero
+            nn.init.zeros_(block.modulation[1].weight)
+            nn.init.zeros_(block.modulation[1].bias)
+        for layer in (self.modulation_out[1], self.proj_out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def embed_text(
+        self,
+        text: torch.Tensor,
+        n_frames: int,
+        mask: torch.Tensor | None = None,
+        drop_text: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Ids (B, Nt) -> (B, N, T); rows with ``drop_text`` True embed to zero (unconditional)."""
+        if drop_text is not None:
+            text = text.masked_fill(drop_text.unsqueeze(1), 0)
+        return self.text_encoder(text, n_frames, mask)
+
+    def embed_context(self, cond: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+        """The step-invariant part of the input projection: (B, N, D), (B, N, T) -> (B, N, H)."""
+        d = self.feat_dim
+        w = self.input_proj.weight
+        return F.linear(cond, w[:, d : 2 * d]) + F.linear(text_emb, w[:, 2 * d :], self.input_proj.bias)
+
+    def null_context(self, like: torch.Tensor) -> torch.Tensor:
+        """Context of the unconditional pass (no audio, no text): the projection bias, (1, 1, H)."""
+        return self.input_proj.bias.to(like.dtype).view(1, 1, -1)
+
+    def forward_context(
+        self, x: torch.Tensor, context: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Noisy x (B, N, D) + precomputed context (kB, N, H) at times t (kB,) -> flow (kB, N, D).
+
+        With k > 1 (e.g. conditional and unconditional contexts for CFG) x is shared by all k groups.
+
+        ``mask`` (B, N) bool marks valid frames; pass None when all frames are valid (faster attention).
+        """
+        n = x.shape[1]
+        h = F.linear(x, self.input_proj.weight[:, : self.feat_dim])
+        if context.shape[0] != h.shape[0]:  # k contexts per x (packed CFG): broadcast, no copy of x
+            h = (context.unflatten(0, (-1, h.shape[0])) + h).flatten(0, 1)
+        else:
+            h = h + context
+        keep = attn_mask = None
+        if mask is not None:
+            keep = mask.unsqueeze(-1).to(h.dtype)
+            attn_mask = mask[:, None, None, :]
+        h = self.conv_pos(h, mask) + h
+        temb = self.time_embed(t)
+        rope = self.rotary(n, h.dtype)
+        for block in self.blocks:
+            h = block(h, temb, rope, attn_mask, keep)
+        shift, scale = self.modulation_out(temb).unsqueeze(1).chunk(2, dim=-1)
+        return self.proj_out(self.norm_out(h) * (1 + scale) + shift)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cond: torch.Tensor,
+        text: torch.Tensor,
+        t: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        drop_audio: torch.Tensor | None = None,
+        drop_text: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x, cond (B, N, D), text ids (B, Nt), t (B,), mask (B, N), drop flags (B,) bool -> (B, N, D)."""
+        if drop_audio is not None:
+            cond = cond.masked_fill(drop_audio[:, None, None], 0.0)
+        context = self.embed_context(cond, self.embed_text(text, x.shape[1], mask, drop_text))
+        return self.forward_context(x, context, t, mask)

@@ -1,0 +1,117 @@
+"""F5 model export (EMA weights + config + vocab) and loading for inference without Lightning.
+
+Export dir layout: ``model.safetensors`` (EMA DiT weights), ``config.json``
+(``{"network": DiT args, "space": spec, "frame_rate": Hz, "max_duration_s": s}``), ``vocab.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tts.f5.cfm import CFM
+from tts.f5.dit import DiT
+from tts.io import CheckpointError, atomic_write, atomic_write_json, load_checkpoint
+from tts.text import Vocab
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+VOCAB_NAME = "vocab.json"
+
+
+@dataclass
+class F5Model:
+    """An F5 DiT ready for sampling: net (EMA weights), vocab and its feature space spec."""
+
+    net: DiT
+    vocab: Vocab
+    space: str
+    frame_rate: float
+    max_duration_s: float = 30.0
+
+    @property
+    def cfm(self) -> CFM:
+        return CFM(self.net)
+
+    @property
+    def max_frames(self) -> int:
+        """Longest prompt + generation (frames) this model accepts."""
+        return int(self.max_duration_s * self.frame_rate)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> F5Model:
+        self.net.to(device)
+        return self
+
+    def config(self) -> dict:
+        return {
+            "network": network_args(self.net),
+            "space": self.space,
+            "frame_rate": self.frame_rate,
+            "max_duration_s": self.max_duration_s,
+        }
+
+
+def network_args(net: DiT) -> dict:
+    return dict(net.args)
+
+
+def _from_config(config: dict, state: dict, vocab: Vocab, where: str) -> F5Model:
+    args = dict(config["network"])
+    if args.get("vocab_size") != len(vocab):
+        raise CheckpointError(
+            f"{where}: vocab has {len(vocab)} symbols but the network {args.get('vocab_size')}"
+        )
+    net = DiT(**args)
+    net.load_state_dict(state)
+    net.eval().requires_grad_(False)
+    return F5Model(
+        net, vocab, config["space"], float(config["frame_rate"]), float(config.get("max_duration_s", 30))
+    )
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
+    """F5Model from an export dir or an ``F5Module`` Lightning checkpoint (EMA weights)."""
+    path = Path(path)
+    if path.is_dir():
+        files = [path / CONFIG_NAME, path / WEIGHTS_NAME, path / VOCAB_NAME]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{path}: F5 export dir lacks {', '.join(missing)}")
+        from safetensors.torch import load_file
+
+        config = json.loads(files[0].read_text())
+        model = _from_config(config, load_file(files[1]), Vocab.load(files[2]), str(path))
+    elif path.is_file():
+        ckpt = load_checkpoint(path)
+        if "f5_config" not in ckpt or "vocab" not in ckpt:
+            raise CheckpointError(f"{path}: not an F5Module checkpoint (no f5_config / vocab entries)")
+        state = {k[len("ema.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("ema.")}
+        model = _from_config(ckpt["f5_config"], state, Vocab.from_dict(ckpt["vocab"]), str(path))
+    else:
+        raise FileNotFoundError(f"F5 model not found: {path} (expected an export dir or a .ckpt)")
+    return model.to(device)
+
+
+def save(model: F5Model, out_dir: str | Path) -> Path:
+    """Write an F5Model as an export dir (atomic files)."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
+    atomic_write(out_dir / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
+    model.vocab.save(out_dir / VOCAB_NAME)
+    atomic_write_json(out_dir / CONFIG_NAME, model.config())
+    return out_dir
+
+
+def export(ckpt: str | Path, out_dir: str | Path) -> Path:
+    """F5Module checkpoint -> export dir with model.safetensors (EMA), config.json, vocab.json."""
+    return save(load(ckpt), out_dir)

@@ -1,0 +1,209 @@
+"""LightningModule for F5 DiT training on a feature space (CFM loss, AdamW, warm-up + linear decay, EMA).
+
+Batches come from ``tts.data.datamodule.UtteranceDataModule``:
+``{"feats": (B, N, D), "feat_lens": (B,), "texts": list[str], "ids": list[str]}``.
+The vocabulary travels in the checkpoint (``checkpoint["vocab"]``) so fine-tunes keep the ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from functools import partial
+
+import lightning.pytorch as pl
+import torch
+
+from tts.f5.cfm import CFM
+from tts.f5.dit import DiT
+from tts.features import space_info
+from tts.text import Vocab
+
+log = logging.getLogger(__name__)
+
+
+def encode_texts(vocab: Vocab, texts: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Texts -> (B, Nt) ids padded with the filler 0 (unknown characters dropped)."""
+    ids = [vocab.encode(t, on_unknown="drop") for t in texts]
+    out = torch.zeros(len(ids), max(len(i) for i in ids), dtype=torch.long)
+    for row, i in zip(out, ids):
+        row[: len(i)] = torch.tensor(i)
+    return out.to(device)
+
+
+def warmup_linear_decay(step: int, warmup: int, total: int) -> float:
+    """LR factor: linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total`` (0 = no decay)."""
+    warmup = max(1, warmup)
+    if step < warmup:
+        return (step + 1) / warmup
+    if total <= warmup:
+        return 1.0
+    return max(0.0, (total - step) / (total - warmup))
+
+
+class F5Module(pl.LightningModule):
+    """F5-TTS training: CFM around a DiT sized by the args, on the feature space ``space``.
+
+    Args:
+        space: feature space spec (``mel:vocos=...`` / ``latent:vae=...``); fixes the feature dim and is
+            stored with the model for synthesis. The space itself is only loaded to log audio samples.
+        vocab: path to a vocab.json, or None for the default English ``Vocab()``.
+        dim, depth, heads, dim_head, ff_mult, text_dim, conv_layers, dropout: DiT size.
+        lr: AdamW peak learning rate; warmup_steps of linear warm-up, then linear decay to 0 at
+            ``trainer.max_steps`` (constant when max_steps is unset).
+        ema_decay: EMA of the weights used for samples and export; ema_start_step: copy before this step.
+        max_duration_s: longest utterance (prompt + generation) the model is used for.
+        sample_every_n_steps: log a synthesized sample to TensorBoard (0 = never); sample_nfe steps.
+    """
+
+    def __init__(
+        self,
+        space: str = "mel",
+        vocab: str | None = None,
+        dim: int = 768,
+        depth: int = 18,
+        heads: int = 12,
+        dim_head: int = 64,
+        ff_mult: float = 2.0,
+        text_dim: int = 512,
+        conv_layers: int = 4,
+        dropout: float = 0.1,
+        audio_drop_prob: float = 0.3,
+        cond_drop_prob: float = 0.2,
+        frac_lengths: tuple[float, float] = (0.7, 1.0),
+        lr: float = 7.5e-5,
+        warmup_steps: int = 20000,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.999),
+        ema_decay: float = 0.9999,
+        ema_start_step: int = 100,
+        max_duration_s: float = 30.0,
+        sample_every_n_steps: int = 0,
+        sample_nfe: int = 16,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.vocab = Vocab.load(vocab) if vocab else Vocab()
+        info = space_info(space)
+        self.frame_rate = info.frame_rate
+        self.net_args = dict(
+            feat_dim=info.dim,
+            vocab_size=len(self.vocab),
+            dim=dim,
+            depth=depth,
+            heads=heads,
+            dim_head=dim_head,
+            ff_mult=ff_mult,
+            text_dim=text_dim,
+            conv_layers=conv_layers,
+            dropout=dropout,
+        )
+        self.cfm = CFM(DiT(**self.net_args), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
+        self.ema = copy.deepcopy(self.cfm.net).requires_grad_(False)
+        self._space: list = []  # loaded lazily; a list so the space is not a submodule (not checkpointed)
+        self._space_failed = False
+
+    # ---- training ---------------------------------------------------------------------------------
+    def _loss(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        text = encode_texts(self.vocab, batch["texts"], self.device)
+        loss, _ = self.cfm(batch["feats"], batch["feat_lens"], text, generator)
+        return loss
+
+    def training_step(self, batch: dict | None, batch_idx: int) -> torch.Tensor | None:
+        if batch is None:  # every item of the bucket failed to load
+            return None
+        loss = self._loss(batch)
+        n_frames = batch["feat_lens"].sum()
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
+        self.log("train/frames", n_frames.float(), batch_size=len(batch["ids"]))
+        every = self.hparams.sample_every_n_steps
+        if every and self.global_step % every == 0 and self.global_rank == 0:
+            self._log_sample(batch)
+        return loss
+
+    def validation_step(self, batch: dict | None, batch_idx: int) -> None:
+        if batch is None:
+            return
+        g = torch.Generator(device=self.device).manual_seed(batch_idx)  # same noise/masks every validation
+        loss = self._loss(batch, g)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["ids"]))
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.update_ema()
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        src = list(self.cfm.net.parameters())
+        dst = list(self.ema.parameters())
+        if self.global_step <= self.hparams.ema_start_step:
+            torch._foreach_copy_(dst, src)
+        else:
+            torch._foreach_lerp_(dst, src, 1.0 - self.hparams.ema_decay)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.AdamW(
+            self.cfm.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay
+        )
+        trainer = self._trainer
+        total = trainer.max_steps if trainer is not None and trainer.max_steps > 0 else 0
+        schedule = partial(warmup_linear_decay, warmup=hp.warmup_steps, total=total)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ---- checkpoint -----------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["vocab"] = self.vocab.to_dict()
+        checkpoint["f5_config"] = {
+            "network": self.cfm.net.args,
+            "space": self.hparams.space,
+            "frame_rate": self.frame_rate,
+            "max_duration_s": self.hparams.max_duration_s,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "vocab" in checkpoint:
+            vocab = Vocab.from_dict(checkpoint["vocab"])
+            if len(vocab) != len(self.vocab):
+                raise ValueError(
+                    f"checkpoint vocab has {len(vocab)} symbols, this model {len(self.vocab)}: "
+                    "pass the checkpoint's vocab.json as model.init_args.vocab"
+                )
+            self.vocab = vocab
+
+    # ---- samples ----------------------------------------------------------------------------------
+    def _feature_space(self):
+        if not self._space and not self._space_failed:
+            try:
+                from tts.features import load_space
+
+                self._space.append(load_space(self.hparams.space).to(self.device))
+            except Exception as e:  # no vocoder / VAE available: log losses only
+                self._space_failed = True
+                log.warning("no audio samples: cannot load feature space %r: %s", self.hparams.space, e)
+        return self._space[0] if self._space else None
+
+    @torch.no_grad()
+    def _log_sample(self, batch: dict) -> None:
+        experiment = getattr(self.logger, "experiment", None)
+        if not hasattr(experiment, "add_audio"):
+            return
+        space = self._feature_space()
+        if space is None:
+            return
+        n = int(batch["feat_lens"][0])
+        n_ref = max(1, int(0.3 * n))
+        feats = batch["feats"][:1, :n].float()
+        text = encode_texts(self.vocab, batch["texts"][:1], self.device)
+        self.ema.eval()
+        out = CFM(self.ema).sample(
+            feats[:, :n_ref],
+            torch.tensor([n_ref], device=self.device),
+            text,
+            torch.tensor([n], device=self.device),
+            nfe=self.hparams.sample_nfe,
+        )
+        self.ema.train()
+        for name, f in (("sample/generated", out), ("sample/ground_truth", feats)):
+            wav = space.decode(f.float())[0].float().clamp(-1, 1).cpu()
+            experiment.add_audio(name, wav, self.global_step, space.sample_rate)

@@ -1,0 +1,364 @@
+"""Batch synthesis with an F5 model: a JSONL/TSV list of (id, text, ref_audio, ref_text[, duration]) -> wavs.
+
+Resumable and fault tolerant: ``<out>/<id>.wav`` is written atomically, then a row is appended to
+``<out>/results.jsonl``; a rerun skips ids that have both. Lines that cannot be synthesized (unparseable,
+missing keys, duplicate id, empty text, unknown characters, unreadable prompt audio, too long for the model)
+are listed in ``<out>/errors.jsonl`` (this run's errors, with line numbers) while the rest completes.
+
+Noise: utterance ``id`` under run seed ``s`` uses noise seed ``crc32(id) + 1000003 * s`` so results do not
+depend on batching or order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tts.io import append_jsonl, atomic_write_text, read_jsonl
+
+REQUIRED = ("id", "text", "ref_audio", "ref_text")
+DEFAULT_BATCH_FRAMES = 8192
+
+
+@dataclass
+class Item:
+    line: int
+    id: str
+    text: str
+    ref_audio: str
+    ref_text: str
+    duration: float | None = None
+    # filled by prepare()
+    prompt: torch.Tensor | None = None  # (N_ref, D)
+    ids: list[int] | None = None
+    total_frames: int = 0
+
+
+def _error(line: int, utt_id: str | None, reason: str) -> dict:
+    return {"line": line, "id": utt_id, "reason": reason}
+
+
+def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
+    """Parse a JSONL (or .tsv with a header) list -> (items, error rows); lines 1-based."""
+    path = Path(path)
+    raw = path.read_text(encoding="utf-8").splitlines()
+    rows: list[tuple[int, dict | None, str | None]] = []
+    if path.suffix.lower() == ".tsv":  # split on tabs only: no quoting, texts keep their quotes
+        header = raw[0].split("\t") if raw else []
+        for lineno, line in enumerate(raw[1:], start=2):
+            if not line.strip():
+                continue
+            cells = line.split("\t")
+            if len(cells) != len(header):
+                rows.append(
+                    (lineno, None, f"unparseable line: {len(cells)} fields, header has {len(header)}")
+                )
+                continue
+            rows.append((lineno, {k: v for k, v in zip(header, cells) if v != ""}, None))
+    else:
+        for lineno, line in enumerate(raw, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("not a JSON object")
+                rows.append((lineno, row, None))
+            except ValueError as e:
+                rows.append((lineno, None, f"unparseable line: {e}"))
+    items, errors, seen = [], [], {}
+    for lineno, row, problem in rows:
+        if row is None:
+            errors.append(_error(lineno, None, problem or "unparseable line"))
+            continue
+        utt_id = row.get("id")
+        missing = [k for k in REQUIRED if k not in row or row[k] is None]
+        if missing:
+            errors.append(_error(lineno, utt_id, f"missing key(s): {', '.join(missing)}"))
+            continue
+        utt_id = str(utt_id)
+        if not utt_id or "/" in utt_id or "\\" in utt_id or utt_id.startswith("."):
+            errors.append(_error(lineno, utt_id, "id is not usable as a file name"))
+            continue
+        if utt_id in seen:
+            errors.append(_error(lineno, utt_id, f"duplicate id (first on line {seen[utt_id]})"))
+            continue
+        seen[utt_id] = lineno
+        text, ref_text = str(row["text"]).strip(), str(row["ref_text"]).strip()
+        if not text:
+            errors.append(_error(lineno, utt_id, "empty text"))
+            continue
+        if not ref_text:
+            errors.append(_error(lineno, utt_id, "empty ref_text"))
+            continue
+        duration = row.get("duration")
+        if duration is not None:
+            try:
+                duration = float(duration)
+                if not duration > 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                errors.append(
+                    _error(lineno, utt_id, f"duration must be a positive number of seconds: {duration!r}")
+                )
+                continue
+        ref_audio = Path(str(row["ref_audio"]))
+        if not ref_audio.is_absolute() and not ref_audio.exists() and (path.parent / ref_audio).exists():
+            ref_audio = path.parent / ref_audio
+        items.append(Item(lineno, utt_id, text, str(ref_audio), ref_text, duration))
+    return items, errors
+
+
+def noise_seed(utt_id: str, seed: int) -> int:
+    return (zlib.crc32(utt_id.encode("utf-8")) + 1_000_003 * seed) % (2**31)
+
+
+def prepare(item: Item, model, space, speed: float) -> str | None:
+    """Load + encode the prompt, encode the text, fix the length; returns an error reason or None."""
+    from tts.audio import AudioError, load_audio
+    from tts.f5.cfm import estimate_frames
+    from tts.text import TextError
+
+    full_text = f"{item.ref_text} {item.text}"
+    try:
+        item.ids = model.vocab.encode(full_text, on_unknown="error", utt_id=item.id)
+    except TextError as e:
+        return str(e)
+    try:
+        wav = load_audio(item.ref_audio, space.sample_rate)
+    except AudioError as e:
+        return f"prompt audio: {e}"
+    with torch.no_grad():
+        item.prompt = space.encode(wav.unsqueeze(0).to(space.device))[0].float()
+    n_ref = item.prompt.shape[0]
+    item.total_frames = estimate_frames(
+        n_ref, item.ref_text, item.text, speed, item.duration, space.frame_rate
+    )
+    if item.total_frames > model.max_frames:
+        return (
+            f"too long: prompt + speech = {item.total_frames / space.frame_rate:.1f} s, over the model's "
+            f"maximum {model.max_duration_s:.1f} s ({model.max_frames} frames); use a shorter prompt or text"
+        )
+    if len(item.ids) > item.total_frames:
+        return f"text has {len(item.ids)} characters for only {item.total_frames} frames (speed too high?)"
+    return None
+
+
+def make_batches(items: list[Item], batch_frames: int) -> list[list[Item]]:
+    """Longest first; a batch's padded size (items x longest) stays within ``batch_frames``."""
+    batches: list[list[Item]] = []
+    for item in sorted(items, key=lambda it: -it.total_frames):
+        if batches and (len(batches[-1]) + 1) * batches[-1][0].total_frames <= batch_frames:
+            batches[-1].append(item)
+        else:
+            batches.append([item])
+    return batches
+
+
+@torch.no_grad()
+def synthesize_batch(
+    batch: list[Item], model, space, nfe: int, cfg: float, sway: float, seed: int, method: str
+) -> list[torch.Tensor]:
+    """Sample a batch and decode each item's generated part -> list of waveforms (T,)."""
+    device = model.device
+    b = len(batch)
+    n_ref = torch.tensor([it.prompt.shape[0] for it in batch], device=device)
+    cond = torch.zeros(b, int(n_ref.max()), model.net.feat_dim, device=device)
+    text = torch.zeros(b, max(len(it.ids) for it in batch), dtype=torch.long, device=device)
+    for i, it in enumerate(batch):
+        cond[i, : it.prompt.shape[0]] = it.prompt
+        text[i, : len(it.ids)] = torch.tensor(it.ids, device=device)
+    total = torch.tensor([it.total_frames for it in batch], device=device)
+    out = model.cfm.sample(
+        cond,
+        n_ref,
+        text,
+        total,
+        nfe=nfe,
+        cfg=cfg,
+        sway=sway,
+        method=method,
+        seeds=[noise_seed(it.id, seed) for it in batch],
+    )
+    wavs = []
+    for i, it in enumerate(batch):
+        gen = out[i : i + 1, it.prompt.shape[0] : it.total_frames]
+        wavs.append(space.decode(gen)[0].float().clamp(-1.0, 1.0).cpu())
+    return wavs
+
+
+def synthesize_list(
+    model: str,
+    input: str,
+    out: str,
+    nfe: int = 32,
+    cfg: float = 2.0,
+    sway: float = -1.0,
+    speed: float = 1.0,
+    seed: int = 0,
+    batch_frames: int = DEFAULT_BATCH_FRAMES,
+    device: str = "cpu",
+    method: str = "euler",
+    space: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Synthesize every line of ``input`` into ``out``; returns the run summary (see module doc).
+
+    ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
+    """
+    from tqdm import tqdm
+
+    from tts.audio import save_audio
+    from tts.f5 import load
+    from tts.features import load_space
+
+    t_start = time.perf_counter()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path, errors_path = out_dir / "results.jsonl", out_dir / "errors.jsonl"
+    items, errors = read_list(input)
+    n_lines = len(items) + len(errors)
+
+    def write_errors() -> None:
+        atomic_write_text(errors_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
+
+    done = {r.get("id") for r in read_jsonl(results_path) if (out_dir / f"{r.get('id')}.wav").is_file()}
+    todo = [it for it in items if it.id not in done]
+    n_skipped = len(items) - len(todo)
+
+    f5 = load(model, device=device)
+    fspace = load_space(space or f5.space).to(device)
+    if abs(fspace.frame_rate - f5.frame_rate) > 1e-6 or fspace.dim != f5.net.feat_dim:
+        raise ValueError(
+            f"feature space {fspace.spec!r} ({fspace.dim} x {fspace.frame_rate} Hz) does not match "
+            f"the model ({f5.net.feat_dim} x {f5.frame_rate} Hz)"
+        )
+    ready = []
+    for it in todo:
+        reason = prepare(it, f5, fspace, speed)
+        if reason:
+            errors.append(_error(it.line, it.id, reason))
+        else:
+            ready.append(it)
+    write_errors()
+
+    n_ok, audio_s, synth_s = 0, 0.0, 0.0
+    bar = tqdm(total=len(ready), desc="synth", unit="utt", disable=not progress)
+    for batch in make_batches(ready, batch_frames):
+        t0 = time.perf_counter()
+        try:
+            wavs = synthesize_batch(batch, f5, fspace, nfe, cfg, sway, seed, method)
+        except Exception as e:  # e.g. out of memory: report the batch, keep going
+            errors.extend(
+                _error(it.line, it.id, f"synthesis failed: {type(e).__name__}: {e}") for it in batch
+            )
+            write_errors()
+            bar.update(len(batch))
+            continue
+        batch_s = time.perf_counter() - t0
+        gen_frames = sum(it.total_frames - it.prompt.shape[0] for it in batch)
+        for it, wav in zip(batch, wavs):
+            dur = wav.numel() / fspace.sample_rate
+            share = batch_s * (it.total_frames - it.prompt.shape[0]) / max(1, gen_frames)
+            save_audio(out_dir / f"{it.id}.wav", wav, fspace.sample_rate)
+            append_jsonl(
+                results_path,
+                {
+                    "id": it.id,
+                    "duration_s": round(dur, 4),
+                    "rtf": round(share / max(dur, 1e-9), 5),
+                    "seed": seed,
+                    "nfe": nfe,
+                    "cfg": cfg,
+                    "sway": sway,
+                    "speed": speed,
+                    "method": method,
+                    "synth_s": round(share, 4),
+                    "batch_size": len(batch),
+                    "line": it.line,
+                },
+            )
+            n_ok += 1
+            audio_s += dur
+            synth_s += share
+        bar.update(len(batch))
+    bar.close()
+    summary = {
+        "lines": n_lines,
+        "synthesized": n_ok,
+        "skipped_done": n_skipped,
+        "errors": len(errors),
+        "audio_s": round(audio_s, 3),
+        "synth_s": round(synth_s, 3),
+        "rtf": round(synth_s / audio_s, 5) if audio_s else None,
+        "wall_s": round(time.perf_counter() - t_start, 3),
+        "out": str(out_dir),
+    }
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tts synth",
+        description="Batch synthesis with an F5 model. LIST is JSONL (or .tsv with a header) with columns "
+        "id, text, ref_audio, ref_text and optional duration (seconds of generated speech). Writes "
+        "OUT/<id>.wav, OUT/results.jsonl (resumable: a rerun skips finished ids) and OUT/errors.jsonl. "
+        "Exit code 0 when every line was synthesized, 1 otherwise.",
+    )
+    p.add_argument("--model", required=True, help="F5 export dir (model.safetensors + config.json) or .ckpt")
+    p.add_argument("--input", required=True, help="synthesis list (JSONL or TSV)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--nfe", type=int, default=32, help="network evaluations (default 32)")
+    p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (default 2)")
+    p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate for the duration rule (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument(
+        "--batch-frames",
+        type=int,
+        default=DEFAULT_BATCH_FRAMES,
+        help=f"padded frames per batch, before CFG doubling (default {DEFAULT_BATCH_FRAMES})",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument(
+        "--method", choices=("euler", "midpoint"), default="euler", help="ODE solver (default euler)"
+    )
+    p.add_argument("--space", default=None, help="override the model's feature space spec")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    summary = synthesize_list(
+        a.model,
+        a.input,
+        a.out,
+        nfe=a.nfe,
+        cfg=a.cfg,
+        sway=a.sway,
+        speed=a.speed,
+        seed=a.seed,
+        batch_frames=a.batch_frames,
+        device=a.device,
+        method=a.method,
+        space=a.space,
+        progress=not a.no_progress,
+    )
+    print(
+        f"synth: {summary['synthesized']} synthesized, {summary['skipped_done']} already done, "
+        f"{summary['errors']} errors (see {Path(a.out) / 'errors.jsonl'}) of {summary['lines']} lines; "
+        f"{summary['audio_s']:.1f} s audio, RTF {summary['rtf']}"
+    )
+    return 0 if summary["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
