@@ -62,3 +62,18 @@ def test_resemblyzer_same_speaker_is_more_similar_than_different_speaker(tmp_pat
     e = enc.embed([load_audio(p, 16000) for p in (a1, a2, b2)])
     same, diff = cosine(e[0:1], e[1:2])[0], cosine(e[0:1], e[2:3])[0]
     assert same > diff + 0.1, (same, diff)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="resemblyzer not installed")
+def test_resemblyzer_embeds_speechless_audio_instead_of_a_constant():
+    import numpy as np
+
+    from tts.bench.similarity import load_similarity
+
+    enc = load_similarity({"backend": "resemblyzer"})
+    t = np.arange(32000) / 16000
+    hum = (0.01 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)
+    hiss = (0.01 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32)
+    a, b = enc.embed([hum, hiss])
+    assert np.isfinite(a).all() and np.isfinite(b).all()
+    assert not np.allclose(a, b, atol=1e-3)

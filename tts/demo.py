@@ -75,8 +75,8 @@ def fit(name: str, recipe: str, overrides: list[str], out: Path) -> str:
     # TensorBoard logs and checkpoints land in run_dir/tb/version_0 (fixed version: resumable)
     last = run_dir / "tb" / "version_0" / "checkpoints" / "last.ckpt"
     argv = ["fit", "-c", str(REPO / recipe),
-            f"--trainer.logger.init_args.save_dir={run_dir}",
-            "--trainer.logger.init_args.name=tb", "--trainer.logger.init_args.version=0",
+            "--trainer.logger=" + json.dumps({"class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                                              "init_args": {"save_dir": str(run_dir), "name": "tb", "version": 0}}),
             f"--trainer.default_root_dir={run_dir}",
             *overrides]
     if last.exists():
@@ -99,6 +99,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     corpus, feats = out / "corpus", out / "feats"
     st = Stage(out, total=12)
+    t0 = time.time()
     c = pipeline["corpus"]
     st.run("corpus", _python_tool,
            ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0))],
@@ -158,7 +159,8 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     os.environ["TTS_RUN"] = str(out)
     spec = load_spec(REPO / pipeline["bench"]["spec"])
     summary = st.run("benchmark", lambda: _bench_summary(run_bench(spec, str(out / "bench"))))
-    st.run("stage times", lambda: st.times)
+    atomic_write_json(out / "pipeline.json", {"scale": scale, "pipeline": pipeline, "stage_seconds": st.times,
+                                              "wall_seconds_this_run": time.time() - t0})
     return summary if isinstance(summary, dict) else {}
 
 

@@ -538,7 +538,8 @@ def protocol(spec: dict) -> dict:
         "ci": f"95% percentile bootstrap over utterances ({spec['n_boot']} resamples, seed {spec['bootstrap_seed']})",
         "delta": "paired bootstrap of system - baseline on the utterances both have (same resamples); p = "
         "two-sided fraction of resamples whose difference has the other sign",
-        "sim": "SIM-o: cosine of speaker embeddings of each output and its prompt (ref_audio), mean over utterances",
+        "sim": "SIM-o: cosine of speaker embeddings of each output and its prompt (ref_audio), mean over utterances; "
+        "outputs in which the encoder's VAD finds under 0.5 s of speech are embedded untrimmed",
         "seeds": "TTS systems are synthesized once per seed; ground truth and resynthesis once",
     }
 

@@ -78,15 +78,23 @@ class ResemblyzerEncoder:
 
     def embed(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
         from resemblyzer import preprocess_wav
+        from resemblyzer.audio import normalize_volume
 
         out = []
         for wav in wavs:
             if isinstance(wav, torch.Tensor):
                 wav = wav.detach().float().cpu().numpy()
-            wav = preprocess_wav(np.asarray(wav, dtype=np.float32).reshape(-1))  # already 16 kHz
+            wav = np.asarray(wav, dtype=np.float32).reshape(-1)
+            trimmed = preprocess_wav(wav)  # already 16 kHz: volume normalization + VAD trimming
+            # VAD found (almost) no speech, e.g. babbling TTS output: embed the untrimmed, normalized audio
+            # rather than an empty signal (whose embedding is the same constant for every input).
+            wav = trimmed if len(trimmed) >= MIN_VAD_SAMPLES else normalize_volume(wav, -30, increase_only=True)
             with torch.inference_mode():
                 out.append(self.encoder.embed_utterance(wav))
         return np.stack(out)
+
+
+MIN_VAD_SAMPLES = 8000  # 0.5 s at 16 kHz
 
 
 class WavLMECAPAEncoder:
