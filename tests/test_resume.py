@@ -1,0 +1,55 @@
+"""Training resumes after a kill: SIGKILL a `tts fit` mid-run, re-run it, and it continues from last.ckpt."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).parent.parent
+
+
+def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "tts.cli", "fit", "-c", str(REPO / recipe),
+        f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
+        f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
+        "--trainer.max_steps=400", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+        "--trainer.callbacks=" + json.dumps([{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                                               "init_args": {"dirpath": str(run_dir), "save_last": True,
+                                                             "every_n_train_steps": 1}}]),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("recipe,extra", [
+    ("recipes/smoke/vae_semantic.yaml", ["--model.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
+    ("recipes/smoke/vocos.yaml", []),
+], ids=["vae_plain", "vocos"])
+def test_fit_resumes_after_kill(tiny_corpus, tmp_path, recipe, extra):
+    last = tmp_path / "last.ckpt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_fit_argv(tiny_corpus, tmp_path, recipe, extra), cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)  # let a few more steps run, then kill without any chance to clean up
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert last.exists(), "no checkpoint was written before the kill"
+    step_at_kill = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert 0 < step_at_kill < 400
+
+    out = subprocess.run(_fit_argv(tiny_corpus, tmp_path, recipe, extra + ["--trainer.max_steps=" + str(step_at_kill + 8),
+                                                                       f"--ckpt_path={last}"]),
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Restoring states from the checkpoint" in out.stdout + out.stderr
+    final = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert final == step_at_kill + 8
