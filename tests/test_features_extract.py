@@ -73,7 +73,7 @@ def test_smoke_recipe_trains_on_extracted_features(tmp_path):
     data = build(cfg["data"], data_args)
     trainer = pl.Trainer(
         **{
-            **cfg["trainer"],
+            **{k: v for k, v in cfg["trainer"].items() if k != "callbacks"},  # YAML callbacks are CLI specs
             "max_steps": 2,
             "enable_checkpointing": False,
             "enable_progress_bar": False,
