@@ -374,7 +374,8 @@ def write_report(report: dict, out: Path) -> None:
             f"{ref['reference']['sample_s']:.3f} | {ref['sample_speedup']:.2f}x |",
             f"| DiT parameters | {ref['ours']['params']:,} | {ref['reference']['params']:,} | |",
             "",
-            f"Reference source: {ref['source']}.",
+            f"Reference source: {ref['source']}.  ",
+            f"Options: {ref.get('options', 'eager')}.",
         ]
     else:
         lines.append(f"Not measured: {ref.get('skipped') if ref else 'disabled'}.")
@@ -457,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
             "train_speedup": ref["train_step_s"] / ours["train_step_s"],
             "sample_speedup": ref["sample_s"] / ours["sample_s"],
             "source": "SWivid/F5-TTS src/f5_tts/model (DiT + CFM), x_transformers + torchdiffeq from PyPI",
+            "options": "both eager (no torch.compile), float32, same threads; ours = tts/f5 (channels-last "
+            "conv, fused rotary/adaLN ops, rand_like dropout, cached CFG context), reference = F5-TTS as is",
         }
     write_report(report, Path(args.out))
     print((Path(args.out) / "report.md").read_text())
