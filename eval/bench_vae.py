@@ -2,7 +2,7 @@
 BigVGAN vs Vocos-style decoder side by side; optionally the mel distance of a trained VAE on a cut set.
 
     python eval/bench_vae.py --out eval/reports/vae_bench [--seconds 4] [--threads 2]
-        [--vae work/demo/vae_semantic_export --cuts work/demo/corpus/cuts_test.jsonl.gz]
+        [--vae work/demo/models/vae_semantic work/demo/models/vae_plain --cuts work/demo/corpus/cuts_test.jsonl.gz]
 
 Sizes are read from the recipes (encoder + the recipe's decoder); the other decoder family at the same
 scale is defined below. Writes OUT/bench_vae.json and OUT/bench_vae.md.
@@ -120,7 +120,7 @@ def mel_distance(vae_path: str, cuts_path: str, limit: int) -> dict:
     }
 
 
-def markdown(rows: list[dict], quality: dict | None, args: argparse.Namespace) -> str:
+def markdown(rows: list[dict], quality: list[dict], args: argparse.Namespace) -> str:
     lines = [
         "# Speech VAE benchmark",
         "",
@@ -138,11 +138,10 @@ def markdown(rows: list[dict], quality: dict | None, args: argparse.Namespace) -
             f"{r.get('decode_speedup_vs_bigvgan', '')} |"
         )
     if quality:
-        lines += [
-            "",
-            f"Mel distance (multi-scale log-mel L1, posterior mean) of `{quality['vae']}` on "
-            f"{quality['num_cuts']} cuts of `{quality['cuts']}`: **{quality['mel_distance']:.4f}**",
-        ]
+        lines += ["", f"Mel distance (multi-scale log-mel L1 of resynthesis from the posterior mean) on "
+                      f"{quality[0]['num_cuts']} cuts of `{quality[0]['cuts']}`:", "",
+                  "| VAE | mel distance |", "|---|---|"]
+        lines += [f"| `{q['vae']}` | **{q['mel_distance']:.4f}** |" for q in quality]
     lines += ["", f"Command: `python eval/bench_vae.py {' '.join(args.argv)}`", ""]
     return "\n".join(lines)
 
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="audio length per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--vae", help="trained VAE (export dir or .ckpt) for the mel distance")
+    parser.add_argument("--vae", nargs="+", help="trained VAEs (export dirs or .ckpt) for the mel distance")
     parser.add_argument("--cuts", help="cut manifest for the mel distance")
     parser.add_argument("--limit", type=int, default=50, help="max cuts for the mel distance")
     args = parser.parse_args(argv)
@@ -164,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--vae and --cuts go together")
     torch.set_num_threads(args.threads)
     rows = bench_sizes(args.seconds, args.repeats)
-    quality = mel_distance(args.vae, args.cuts, args.limit) if args.vae else None
+    quality = [mel_distance(v, args.cuts, args.limit) for v in args.vae or []]
     report = markdown(rows, quality, args)
     print(report)
     out = Path(args.out)

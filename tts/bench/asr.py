@@ -181,20 +181,27 @@ class FasterWhisperASR:
 
 
 class PocketsphinxASR:
-    """PocketSphinx with its bundled en-us acoustic model, LM and dictionary (default config)."""
+    """PocketSphinx with its bundled en-us acoustic model, LM and dictionary.
 
-    def __init__(self, name: str = "pocketsphinx") -> None:
+    ``search`` holds decoder options (e.g. ``{"maxhmmpf": 3000}`` caps active HMMs per frame: much faster on
+    unintelligible audio, where the default search explodes); empty = pocketsphinx's defaults.
+    """
+
+    def __init__(self, name: str = "pocketsphinx", search: dict | None = None) -> None:
         import pocketsphinx
 
         pocketsphinx.set_loglevel("FATAL")
         model_dir = Path(pocketsphinx.get_model_path("en-us"))
         if not model_dir.is_dir():
             raise ASRError(f"pocketsphinx en-us model not found at {model_dir}")
-        self.decoder = pocketsphinx.Decoder()
+        try:
+            self.decoder = pocketsphinx.Decoder(**(search or {}))
+        except Exception as e:
+            raise ASRError(f"pocketsphinx rejected its search options {search}: {e}") from e
         self.name = name
         self.model_path = str(model_dir)
         self.model_sha256 = None
-        self.config = {"backend": "pocketsphinx", "model": str(model_dir)}
+        self.config = {"backend": "pocketsphinx", "model": str(model_dir), "search": search or {}}
 
     def transcribe(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> list[str]:
         texts = []
