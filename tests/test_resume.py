@@ -20,6 +20,7 @@ def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> lis
         f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
         f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
         "--trainer.max_steps=400", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={run_dir}",
         "--trainer.callbacks=" + json.dumps([{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
                                                "init_args": {"dirpath": str(run_dir), "save_last": True,
                                                              "every_n_train_steps": 1}}]),
