@@ -32,6 +32,20 @@ class Teacher(Protocol):
     def __call__(self, wavs: list[torch.Tensor]) -> list[torch.Tensor]: ...
 
 
+SSL_MIN_SAMPLES = 400  # the wav2vec2/HuBERT conv front end needs at least one 25 ms receptive field
+
+
+def ssl_input(wav: torch.Tensor, device: torch.device | str, normalize: bool) -> torch.Tensor:
+    """(T,) -> (1, max(T, 400)) float on ``device``, zero-padded; zero-mean unit-variance when ``normalize``
+    (the large HuBERT/WavLM checkpoints were trained on normalized waveforms)."""
+    x = wav.float().to(device)
+    if x.shape[0] < SSL_MIN_SAMPLES:
+        x = torch.nn.functional.pad(x, (0, SSL_MIN_SAMPLES - x.shape[0]))
+    if normalize:
+        x = (x - x.mean()) / (x.std() + 1e-7)
+    return x[None]
+
+
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     """``"name:/some/path:layer=23"`` -> ("name", "/some/path", {"layer": "23"})."""
     name, *rest = spec.split(":")

@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from tts.io import CheckpointError, load_checkpoint
+from tts.teacher import ssl_input
 
 # fairseq HuBERT key -> fairseq2 wav2vec2 encoder key (frontend keys get "frontend.", Transformer "encoder.").
 KEY_MAP = {
@@ -200,10 +200,6 @@ class Fairseq2HubertTeacher:
     def __call__(self, wavs: list[torch.Tensor]) -> list[torch.Tensor]:
         out = []
         for wav in wavs:
-            x = wav.float().to(self.device)
-            if x.shape[0] < 400:
-                x = F.pad(x, (0, 400 - x.shape[0]))
-            if self.normalize_input:
-                x = (x - x.mean()) / (x.std() + 1e-7)
-            out.append(self.model(x[None], self.layer)[0].float().cpu())
+            x = ssl_input(wav, self.device, self.normalize_input)
+            out.append(self.model(x, self.layer)[0].float().cpu())
         return out

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from tts.io import CheckpointError, load_checkpoint
+from tts.teacher import ssl_input
 
 BUILDERS = {"hubert-base": "hubert_base", "hubert-large": "hubert_large", "wavlm-large": "wavlm_large"}
 
@@ -71,12 +71,8 @@ class TorchaudioSSLTeacher:
     def __call__(self, wavs: list[torch.Tensor]) -> list[torch.Tensor]:
         out = []
         for wav in wavs:
-            x = wav.float().to(self.device)
-            if x.shape[0] < 400:
-                x = F.pad(x, (0, 400 - x.shape[0]))
-            if self.normalize_input:
-                x = (x - x.mean()) / (x.std() + 1e-7)
-            feats, _ = self.model.extract_features(x[None], num_layers=self.layer)
+            x = ssl_input(wav, self.device, self.normalize_input)
+            feats, _ = self.model.extract_features(x, num_layers=self.layer)
             h = feats[-1][0]
             if self.final_layer_norm is not None:
                 h = self.final_layer_norm(h)
