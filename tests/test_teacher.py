@@ -152,6 +152,31 @@ def test_torchaudio_teacher_loads_fairseq_named_weights(tmp_path, monkeypatch):
     torch.testing.assert_close(teacher([wav])[0], expected)
 
 
+@pytest.mark.parametrize("large", [False, True])
+def test_torchaudio_teacher_last_layer_matches_the_models_own_output(tmp_path, monkeypatch, large):
+    """Last layer = what the model's forward returns: post-norm (base) raw, pre-norm (large) after the
+    final LayerNorm (torchaudio stores that flag inverted in its Transformer)."""
+    import torchaudio
+
+    from tts.teacher import torchaudio_ssl
+
+    sd = random_fairseq_hubert(large=large)
+    path = tmp_path / "hubert.pt"
+    torch.save(sd, path)
+    arch = "hubert-large" if large else "hubert-base"
+    monkeypatch.setattr(
+        torchaudio.models, torchaudio_ssl.BUILDERS[arch], lambda: torchaudio_reference(sd, large).train()
+    )
+    teacher = torchaudio_ssl.TorchaudioSSLTeacher(arch, str(path), layer=-1)
+    ref = torchaudio_reference(sd, large)
+    wav = 0.1 * torch.randn(8000)
+    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    with torch.no_grad():
+        feats, _ = ref.feature_extractor(x, None)
+        expected = ref.encoder(feats)[0]  # the full encoder forward, final LayerNorm where it belongs
+    torch.testing.assert_close(teacher([wav])[0], expected, rtol=1e-4, atol=1e-4)
+
+
 def test_spec_parsing():
     assert parse_spec("whisper-tiny-en") == ("whisper-tiny-en", None, {})
     assert parse_spec("fairseq2-hubert:/a/b.pt:layer=23") == ("fairseq2-hubert", "/a/b.pt", {"layer": "23"})

@@ -61,8 +61,10 @@ class TorchaudioSSLTeacher:
             raise ValueError(f"layer {layer} out of range for {arch} ({n_layers} layers)")
         self.dim = self.model.encoder.feature_projection.projection.out_features
         transformer = self.model.encoder.transformer
-        # pre-norm models apply their final LayerNorm after the last layer (as fairseq / HF do for it)
-        last_pre_norm = self.layer == n_layers and transformer.layer_norm_first
+        # pre-norm models apply their final LayerNorm after the last layer (as fairseq / HF do for it).
+        # torchaudio's Transformer stores the flag inverted: layer_norm_first=False there means a pre-norm
+        # (large) model whose transformer.layer_norm runs after the last layer.
+        last_pre_norm = self.layer == n_layers and not transformer.layer_norm_first
         self.final_layer_norm = transformer.layer_norm if last_pre_norm else None
         self.normalize_input = arch.endswith("large")
         self.name = f"torchaudio-{arch}:{path}:layer={layer}"
