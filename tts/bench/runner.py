@@ -461,7 +461,7 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
         raise SpecError(f"ASR names must be unique (set `name:`): {[a.name for a in asrs]}")
     sim_model, sim_info = None, None
     if spec.get("similarity"):
-        sim_model = load_similarity(spec["similarity"])
+        sim_model = load_similarity({"device": spec.get("device", "cpu"), **spec["similarity"]})
         sim_info = {"name": sim_model.name, "spec": spec["similarity"],
                     "model_path": getattr(sim_model, "model_path", None),
                     "model_sha256": getattr(sim_model, "model_sha256", None)}  # fmt: skip
@@ -538,8 +538,10 @@ def protocol(spec: dict) -> dict:
         "ci": f"95% percentile bootstrap over utterances ({spec['n_boot']} resamples, seed {spec['bootstrap_seed']})",
         "delta": "paired bootstrap of system - baseline on the utterances both have (same resamples); p = "
         "two-sided fraction of resamples whose difference has the other sign",
-        "sim": "SIM-o: cosine of speaker embeddings of each output and its prompt (ref_audio), mean over utterances; "
-        "outputs in which the encoder's VAD finds under 0.5 s of speech are embedded untrimmed",
+        "sim": "SIM-o: cosine of speaker embeddings of each output and its prompt (ref_audio), mean over utterances"
+        + ("; outputs in which the encoder's VAD finds under 0.5 s of speech are embedded untrimmed"
+           if spec.get("similarity", {}).get("backend", "resemblyzer") == "resemblyzer" else
+           "; each utterance embedded whole (no VAD), as F5-TTS does"),
         "seeds": "TTS systems are synthesized once per seed; ground truth and resynthesis once",
     }
 

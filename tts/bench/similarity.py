@@ -5,9 +5,13 @@ Backends (``spec["backend"]``):
   resemblyzer wheel. The weights are sha256-checked and loaded with ``torch.load(weights_only=True)``
   (through tts.io.load_checkpoint) into resemblyzer's VoiceEncoder architecture; audio goes through
   resemblyzer's own preprocessing (volume normalization, VAD trimming of long silences).
-- ``wavlm-ecapa``: the F5-TTS / Seed-TTS SIM model (WavLM-large + ECAPA-TDNN). Not implemented yet: the
-  loader checks the checkpoint path and then raises a clear error. Numbers from the GE2E encoder are
-  not comparable to published WavLM-ECAPA SIM values.
+- ``wavlm-ecapa``: the F5-TTS / Seed-TTS SIM-o model, UniSpeech's ECAPA_TDNN_SMALL on WavLM-large hidden
+  states (implemented in tts.bench.ecapa on torchaudio's WavLM). Its weights are not shipped by any package:
+  put UniSpeech's ``wavlm_large_finetune.pth`` (``{"model": state_dict}``) on disk and pass it as
+  ``checkpoint``. It is loaded with ``torch.load(weights_only=True)`` and strictly (missing or unexpected
+  keys are an error); nothing is downloaded. Each utterance is embedded on its own (no padding), as F5-TTS
+  does, without VAD trimming. Numbers from the GE2E encoder are not comparable to published WavLM-ECAPA
+  SIM values.
 """
 
 from __future__ import annotations
@@ -98,15 +102,55 @@ MIN_VAD_SAMPLES = 8000  # 0.5 s at 16 kHz
 
 
 class WavLMECAPAEncoder:
-    """Placeholder for the WavLM-large ECAPA-TDNN SIM model: checks the path, then says it is unavailable."""
+    """WavLM-large + ECAPA-TDNN (256-dim) from UniSpeech's ``wavlm_large_finetune.pth`` (F5-TTS SIM-o).
 
-    def __init__(self, checkpoint: str, name: str = "wavlm-ecapa") -> None:
-        if not Path(checkpoint).is_file():
-            raise SimilarityError(f"WavLM-ECAPA checkpoint not found: {checkpoint}")
-        raise SimilarityError(
-            f"WavLM-ECAPA SIM is not available in this version (checkpoint {checkpoint} exists, but no "
-            "WavLM+ECAPA-TDNN implementation is bundled). Use `similarity: {backend: resemblyzer}`."
-        )
+    ``conv_strides`` / ``max_distance`` only matter for non-WavLM-large checkpoints (the tests' tiny models):
+    they are the parts of the architecture that the state dict does not determine.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str,
+        device: str = "cpu",
+        name: str = "wavlm-ecapa",
+        conv_strides: Sequence[int] | None = None,
+        max_distance: int | None = None,
+    ) -> None:
+        from tts.bench.ecapa import build_from_state, config_dict, read_checkpoint
+
+        path = Path(checkpoint)
+        state = read_checkpoint(path)  # SimilarityError if missing, truncated or not weights-only
+        model = build_from_state(state, conv_strides, max_distance, source=str(path))
+        del state
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.config = config_dict(model.config)
+        self.name, self.model_path, self.model_sha256 = name, str(path), _sha256(path)
+
+    def embed(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
+        min_samples = self.model.config.min_samples
+        out = []
+        for wav in wavs:
+            if isinstance(wav, torch.Tensor):
+                x = wav.detach().float().cpu().reshape(-1)
+            else:
+                x = torch.from_numpy(np.asarray(wav, dtype=np.float32).reshape(-1))
+            if len(x) < min_samples:  # under two WavLM frames (45 ms): zero-pad instead of failing
+                x = torch.nn.functional.pad(x, (0, min_samples - len(x)))
+            with torch.inference_mode():
+                out.append(self.model(x[None].to(self.device))[0].float().cpu().numpy())
+        if not out:
+            return np.zeros((0, self.model.config.emb_dim), dtype=np.float32)
+        emb = np.stack(out)
+        return emb / np.maximum(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 BACKENDS = {"resemblyzer": ResemblyzerEncoder, "wavlm-ecapa": WavLMECAPAEncoder}
