@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import yaml
@@ -54,22 +55,37 @@ class Stage:
         print(f"{head}: done in {dt:.0f} s (total {time.time() - self.t0:.0f} s)", flush=True)
         return result
 
+    def run_parallel(self, stages: list[tuple]) -> list:
+        """Run ``(name, fn, *args)`` stages side by side in threads (each fn runs its own subprocess).
 
-def _python_tool(argv: list[str], log: Path) -> None:
-    """Run ``tts <argv>`` in a subprocess; output goes to ``log`` (tail shown on failure)."""
+        Every stage keeps its own marker; all are waited for, and the first error is raised after.
+        """
+        with ThreadPoolExecutor(max_workers=len(stages)) as pool:
+            futures = [pool.submit(self.run, name, fn, *args) for name, fn, *args in stages]
+            wait(futures)
+        return [f.result() for f in futures]
+
+
+def _python_tool(argv: list[str], log: Path, threads: int | None = None) -> None:
+    """Run ``tts <argv>`` in a subprocess; output goes to ``log`` (tail shown on failure).
+
+    ``threads`` caps the subprocess' intra-op threads (OMP/MKL), for runs that share the machine.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tts.cli", *argv]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(log, "a") as f:
         f.write(f"\n$ {' '.join(cmd)}\n")
         f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     if proc.returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-40:])
         raise RuntimeError(f"`tts {' '.join(argv)}` failed (exit {proc.returncode}); log {log}:\n{tail}")
 
 
-def fit(name: str, recipe: str, overrides: list[str], out: Path) -> str:
+def fit(name: str, recipe: str, overrides: list[str], out: Path, threads: int | None = None) -> str:
     """Train one recipe under ``OUT/runs/<name>``; resumes from its last.ckpt. Returns that path."""
     run_dir = out / "runs" / name
     # TensorBoard logs and checkpoints land in run_dir/tb/version_0 (fixed version: resumable)
@@ -81,7 +97,7 @@ def fit(name: str, recipe: str, overrides: list[str], out: Path) -> str:
             *overrides]
     if last.exists():
         argv.append(f"--ckpt_path={last}")
-    _python_tool(argv, out / "logs" / f"fit_{name}.log")
+    _python_tool(argv, out / "logs" / f"fit_{name}.log", threads)
     if not last.exists():
         raise RuntimeError(f"training {name} finished without {last}")
     return str(last)
@@ -121,14 +137,21 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     corpus_paths = [f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
                     f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}"]
 
-    def train_vae(name: str, paths: list[str]) -> str:
+    def train_vae(name: str, paths: list[str], threads: int | None = None) -> str:
         from tts.vae.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], paths + tr[name].get("args", []), out)
+        ckpt = fit(name, tr[name]["recipe"], paths + tr[name].get("args", []), out, threads)
         return str(export(ckpt, out / "models" / name))
 
-    vae_sem = st.run("semantic VAE", train_vae, "vae_semantic", data_paths("teacher"))
-    vae_plain = st.run("plain VAE", train_vae, "vae_plain", corpus_paths)
+    vae_stages = [("semantic VAE", train_vae, "vae_semantic", data_paths("teacher")),
+                  ("plain VAE", train_vae, "vae_plain", corpus_paths)]
+    if pipeline.get("parallel_vaes"):
+        # The two VAEs train side by side with half the cores each: small convolutions scale poorly
+        # with threads, so this gives each run most of its sequential steps in half the wall time.
+        half = max(1, (os.cpu_count() or 2) // 2)
+        vae_sem, vae_plain = st.run_parallel([(*stage, half) for stage in vae_stages])
+    else:
+        vae_sem, vae_plain = (st.run(*stage) for stage in vae_stages)
     def train_vocos() -> str:
         from tts.features.vocos import export_vocos
 

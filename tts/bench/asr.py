@@ -152,6 +152,8 @@ class FasterWhisperASR:
         from faster_whisper import WhisperModel
 
         try:
+            # cpu_threads 0: CTranslate2 would use 4 threads, too many on a 2-core machine
+            cpu_threads = cpu_threads or min(4, os.cpu_count() or 4)
             self.model = WhisperModel(
                 str(model_dir), device=device, compute_type=compute_type, cpu_threads=cpu_threads,
                 local_files_only=True,
