@@ -188,7 +188,7 @@ class CFM(nn.Module):
 
         def step(base: torch.Tensor, x: torch.Tensor, t: torch.Tensor, scale: float) -> torch.Tensor:
             """base + scale * v(t, x), with CFG v = (1 + cfg) v_cond - cfg v_uncond (no extra temporaries)."""
-            out = net.forward_context(x, context, t.expand(context.shape[0]), mask_in)
+            out = net.forward_context(x, context, t.reshape(1), mask_in)  # one t for all rows
             if cfg <= 0:
                 return torch.add(base, out, alpha=scale)
             v, v_null = out.chunk(2, dim=0)

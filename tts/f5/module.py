@@ -22,6 +22,15 @@ from tts.text import Vocab
 log = logging.getLogger(__name__)
 
 
+def make_adamw(
+    params, lr: float, betas=(0.9, 0.999), weight_decay: float = 0.01, fused: bool = True
+) -> torch.optim.AdamW:
+    """AdamW, fused (one kernel over all parameters; ~4x faster step on CPU) where torch supports it."""
+    params = list(params)
+    fused = fused and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=fused or None)
+
+
 def encode_texts(vocab: Vocab, texts: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
     """Texts -> (B, Nt) ids padded with the filler 0 (unknown characters dropped)."""
     ids = [vocab.encode(t, on_unknown="drop") for t in texts]
@@ -142,14 +151,25 @@ class F5Module(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = torch.optim.AdamW(
-            self.cfm.parameters(), lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay
-        )
         trainer = self._trainer
+        # fp16 with a GradScaler: Lightning unscales before clipping only for non-fused optimizers
+        fused = trainer is None or "16-mixed" != str(getattr(trainer, "precision", ""))
+        opt = make_adamw(self.cfm.parameters(), hp.lr, hp.betas, hp.weight_decay, fused=fused)
         total = trainer.max_steps if trainer is not None and trainer.max_steps > 0 else 0
         schedule = partial(warmup_linear_decay, warmup=hp.warmup_steps, total=total)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        """Norm clipping also for the fused AdamW: Lightning's mixed-precision plugin refuses to clip for
+        optimizers that could unscale inside ``step()``; ours is fused only without a GradScaler (fp32,
+        bf16), so these are the true gradients. (DDP: gradients are already averaged; not for FSDP.)"""
+        if not gradient_clip_val:
+            return
+        if optimizer.defaults.get("fused") and str(gradient_clip_algorithm or "norm") == "norm":
+            torch.nn.utils.clip_grad_norm_(self.cfm.parameters(), gradient_clip_val)
+        else:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # ---- checkpoint -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -1,0 +1,108 @@
+"""The DiT's fast paths compute the textbook formulas: folded attention biases, rotary, adaLN, dropout."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tts.f5.dit import Attention, DiT, RotaryEmbedding, apply_rotary, dropout, keep_mask
+
+
+def reference_attention(att: Attention, x, rope, attn_mask):
+    """Biases added to q/k/v where the textbook puts them; rotary in rotate-half form."""
+    b, n, _ = x.shape
+    qkv = att.to_qkv(x).view(b, n, 3, att.heads, att.dim_head).permute(2, 0, 3, 1, 4)
+    cos, sin_signed = rope
+    h = att.dim_head // 2
+    sin = sin_signed[:, h:]
+    def rot(t):
+        t1, t2 = t[..., :h], t[..., h:]
+        return t * cos + torch.cat((-t2, t1), dim=-1) * torch.cat((sin, sin), dim=-1)
+    out = F.scaled_dot_product_attention(rot(qkv[0]), rot(qkv[1]), qkv[2], attn_mask=attn_mask)
+    return att.to_out(out.transpose(1, 2).reshape(b, n, -1))
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_attention_with_folded_biases_equals_reference(grad):
+    torch.manual_seed(0)
+    att = Attention(dim=32, heads=2, dim_head=16).eval()
+    for p in att.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # non-zero biases
+    x = torch.randn(3, 20, 32)
+    mask = (torch.arange(20)[None] < torch.tensor([20, 15, 9])[:, None])[:, None, None, :]
+    rope = RotaryEmbedding(16)(20, x.dtype)
+    with torch.set_grad_enabled(grad):
+        got = att(x, rope, mask)
+        want = reference_attention(att, x, rope, mask)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    if grad:  # the biases still get their gradients
+        got.square().sum().backward()
+        g_fast = att.to_qkv.bias.grad.clone()
+        att.zero_grad()
+        reference_attention(att, x, rope, mask).square().sum().backward()
+        g_ref = att.to_qkv.bias.grad
+        torch.testing.assert_close(g_fast, g_ref, atol=1e-4 * g_ref.abs().max().item(), rtol=1e-3)
+
+
+def test_rotary_in_place_and_roll_forms_agree():
+    x = torch.randn(2, 3, 10, 8)
+    cos, sin = RotaryEmbedding(8)(10, x.dtype)
+    base = torch.randn(10, 8)
+    with torch.no_grad():
+        fast = apply_rotary(x, cos, sin, base)
+    xg = x.clone().requires_grad_()
+    slow = apply_rotary(xg, cos, sin, base)
+    torch.testing.assert_close(fast, slow)
+    # position 0 is not rotated
+    torch.testing.assert_close(apply_rotary(x, cos, sin)[..., 0, :], x[..., 0, :])
+
+
+def test_shared_time_folds_modulation_into_layernorm():
+    """t of shape (1,) (sampling) gives the same flow as the same t repeated per row (training path)."""
+    torch.manual_seed(0)
+    net = DiT(feat_dim=8, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=16, conv_layers=1)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.2)  # adaLN-zero init would hide the modulation
+    net.eval()
+    x, context = torch.randn(2, 12, 8), torch.randn(4, 12, 32)  # 2 utterances x 2 CFG contexts
+    t = torch.tensor([0.3])
+    with torch.no_grad():
+        shared = net.forward_context(x, context, t)
+        per_row = net.forward_context(x, context, t.expand(4))
+    torch.testing.assert_close(shared, per_row, atol=1e-5, rtol=1e-4)
+
+
+def test_folded_bias_cache_follows_weight_updates():
+    torch.manual_seed(0)
+    att = Attention(dim=16, heads=2, dim_head=8).eval()
+    x = torch.randn(1, 6, 16)
+    rope = RotaryEmbedding(8)(6, x.dtype)
+    with torch.no_grad():
+        before = att(x, rope, None)
+        att.to_qkv.bias.add_(0.5)  # in place, like an optimizer step
+        after = att(x, rope, None)
+        want = reference_attention(att, x, rope, None)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_keep_mask_rate_shape_and_seed(p):
+    x = torch.empty(501, 403)  # numel not a multiple of 4
+    torch.manual_seed(1)
+    m = keep_mask(x, p)
+    assert m.shape == x.shape and m.dtype == torch.bool
+    assert abs(m.float().mean().item() - (1 - p)) < 0.005
+    # each of the four 16-bit lanes of a 64-bit draw drops at rate p (the top lane has 15 bits)
+    lanes = m.view(-1)[: (m.numel() // 4) * 4].view(-1, 4).float().mean(0)
+    assert torch.all((lanes - (1 - p)).abs() < 0.01)
+    torch.manual_seed(1)
+    assert torch.equal(keep_mask(x, p), m)
+
+
+def test_dropout_scales_kept_values_and_is_identity_in_eval():
+    x = torch.ones(1000, 100)
+    y = dropout(x, 0.2, training=True)
+    kept = y != 0
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.8))
+    assert abs(y.mean().item() - 1.0) < 0.01
+    assert dropout(x, 0.2, training=False) is x
