@@ -137,6 +137,7 @@ class FasterWhisperASR:
         cpu_threads: int = 0,
         name: str | None = None,
         max_new_tokens: int | None = None,
+        temperature: float | Sequence[float] | None = None,
     ) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         if model in ("base", "tiny.en"):
@@ -166,10 +167,13 @@ class FasterWhisperASR:
         self.beam_size, self.language = beam_size, language
         # Caps decoding of unintelligible (hallucination-prone) audio; None = Whisper's own limit.
         self.max_new_tokens = max_new_tokens
+        # None = faster-whisper's fallback (re-decode at 0.2 ... 1.0 when the output looks repetitive or
+        # unlikely, up to 6 decodes on unintelligible audio); 0.0 = one greedy/beam pass.
+        self.temperature = temperature
         self.name = name or f"whisper-{Path(model).name if model not in ('base', 'tiny.en') else model}"
         self.config = {"backend": "faster-whisper", "model": str(model_dir), "beam_size": beam_size,
                        "compute_type": compute_type, "language": language,
-                       "max_new_tokens": max_new_tokens}  # fmt: skip
+                       "max_new_tokens": max_new_tokens, "temperature": temperature}  # fmt: skip
 
     def transcribe(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> list[str]:
         texts = []
@@ -177,6 +181,7 @@ class FasterWhisperASR:
             segments, _ = self.model.transcribe(
                 _as_numpy(wav), language=self.language, beam_size=self.beam_size, vad_filter=False,
                 condition_on_previous_text=False, without_timestamps=True, max_new_tokens=self.max_new_tokens,
+                **({} if self.temperature is None else {"temperature": self.temperature}),
             )  # fmt: skip
             texts.append(" ".join(s.text.strip() for s in segments).strip())
         return texts
