@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -329,8 +330,7 @@ def bench_spaces(args, dit_args: dict) -> dict:
 def _spread(ratios: list[float] | None) -> str:
     if not ratios:
         return "-"
-    mid = ratios[len(ratios) // 2] if len(ratios) % 2 else sum(ratios[len(ratios) // 2 - 1 : len(ratios) // 2 + 1]) / 2
-    return f"{mid:.2f}x [{min(ratios):.2f}, {max(ratios):.2f}]"
+    return f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}, {max(ratios):.2f}]"
 
 
 def write_report(report: dict, out: Path) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,21 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, truncated or not a checkpoint."""
+
+
+def sha256_files(paths: Sequence[str | Path], chunk: int = 1 << 22) -> str:
+    """sha256 of the concatenation of ``paths``, read in chunks."""
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            while block := f.read(chunk):
+                h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 of one file."""
+    return sha256_files([path])
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:

@@ -13,7 +13,6 @@ Backends (``spec["backend"]``):
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -24,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from tts.io import atomic_write
+from tts.io import atomic_write, sha256_files
 
 SAMPLE_RATE = 16000
 WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -52,16 +51,6 @@ def _as_numpy(wav: np.ndarray | torch.Tensor) -> np.ndarray:
     if isinstance(wav, torch.Tensor):
         wav = wav.detach().float().cpu().numpy()
     return np.ascontiguousarray(np.asarray(wav, dtype=np.float32).reshape(-1))
-
-
-def sha256_files(paths: Sequence[Path], chunk: int = 1 << 22) -> str:
-    """sha256 of the concatenation of ``paths``."""
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            while block := f.read(chunk):
-                h.update(block)
-    return h.hexdigest()
 
 
 def _package_file(dist_name: str, filename: str) -> Path:

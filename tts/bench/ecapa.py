@@ -432,9 +432,9 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         raise SimilarityError(
             f"cannot load {path} with torch.load(weights_only=True): {reason[:300]}\n"
             "The file pickles objects other than tensors (or is truncated). If it is complete and you trust "
-            "it, re-save just its weights once and point the similarity checkpoint at the new file:\n"
-            f"  python -c \"import torch; c = torch.load('{path}', map_location='cpu', weights_only=False); "
-            f"torch.save({{'model': c['model']}}, '{resaved}')\""
+            "it, re-save just its weights once, in a trusted environment: load it with pickling allowed "
+            f"into c, run torch.save({{'model': c['model']}}, '{resaved}') and point the similarity "
+            "checkpoint at the new file."
         ) from e
     except Exception as e:  # truncated zip, not a checkpoint, ...
         raise SimilarityError(

