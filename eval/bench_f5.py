@@ -480,8 +480,10 @@ def main(argv: list[str] | None = None) -> int:
             "sample_speedup_rounds": paired["sample_s"],
             "source": "SWivid/F5-TTS src/f5_tts/model (DiT + CFM), x_transformers + torchdiffeq from PyPI",
             "options": "both eager (no torch.compile), float32, same threads; ours = tts/f5 (channels-last "
-            "conv, fused rotary/adaLN ops, q/k/v biases folded out of the projection, 16-bit-lane dropout "
-            "masks, fused AdamW (as F5Module), cached CFG context; at inference on CPU adaLN folded into "
+            "conv, fused rotary/adaLN ops, q/k/v biases folded out of the projection, text encoder run "
+            "over the characters only (same result as over all frames), padded frames not re-zeroed in "
+            "every block, float dropout masks from 16-bit lanes, fused AdamW (as F5Module), cached CFG "
+            "context; at inference on CPU adaLN folded into "
             "LayerNorm, in-place rotary, oneDNN-fused linear+GELU and linear+gate+residual), "
             "reference = F5-TTS as is",
         }

@@ -1,10 +1,11 @@
-"""The DiT's fast paths compute the textbook formulas: folded attention biases, rotary, adaLN, dropout."""
+"""The DiT's fast paths compute the textbook formulas: folded attention biases, rotary, adaLN, dropout,
+the text encoder run over the characters only, padded frames left unzeroed."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.f5.dit import Attention, DiT, RotaryEmbedding, apply_rotary, dropout, keep_mask
+from tts.f5.dit import Attention, DiT, RotaryEmbedding, TextEncoder, apply_rotary, dropout, keep_mask, sinusoidal
 
 
 def reference_attention(att: Attention, x, rope, attn_mask):
@@ -92,7 +93,7 @@ def test_keep_mask_rate_shape_and_seed(p):
     m = keep_mask(x, p)
     assert m.shape == x.shape and m.dtype == torch.bool
     assert abs(m.float().mean().item() - (1 - p)) < 0.005
-    # each of the four 16-bit lanes of a 64-bit draw drops at rate p (the top lane has 15 bits)
+    # each of the four 16-bit lanes of a 64-bit draw drops at rate p
     lanes = m.view(-1)[: (m.numel() // 4) * 4].view(-1, 4).float().mean(0)
     assert torch.all((lanes - (1 - p)).abs() < 0.01)
     torch.manual_seed(1)
@@ -106,3 +107,72 @@ def test_dropout_scales_kept_values_and_is_identity_in_eval():
     torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.8))
     assert abs(y.mean().item() - 1.0) < 0.01
     assert dropout(x, 0.2, training=False) is x
+
+
+def test_dropout_gradient_is_the_scaled_mask():
+    torch.manual_seed(3)
+    x = torch.randn(64, 50, requires_grad=True)
+    y = dropout(x, 0.3, training=True)
+    y.backward(torch.ones_like(y))
+    kept = y.detach() != 0
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)
+    torch.testing.assert_close(y.detach()[kept], x.detach()[kept] / 0.7)
+
+
+def full_length_text_encoder(enc: TextEncoder, text, n, mask):
+    """The textbook encoder: every ConvNeXt-V2 block over all N frames, the filler zeroed after each."""
+    text = F.pad(text[:, :n], (0, max(0, n - text.shape[1])), value=0)
+    frames = torch.ones(text.shape[0], n, 1, dtype=torch.float64) if mask is None else mask[..., None].double()
+    if mask is not None:
+        text = text.masked_fill(~mask, 0)
+    keep = (text != 0)[..., None].double()
+    x = (enc.embed(text) + sinusoidal(torch.arange(n), enc.text_dim).double()) * keep
+    for blk in enc.blocks:
+        h = blk.act(blk.pwconv1(blk.norm(blk.dwconv(x.transpose(1, 2)).transpose(1, 2))))
+        gx = torch.norm(h * frames, p=2, dim=1, keepdim=True)
+        h = blk.grn.gamma * (h * (gx / (gx.mean(dim=-1, keepdim=True) + 1e-6))) + blk.grn.beta + h
+        x = (x + blk.pwconv2(h)) * keep
+    return x
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_text_encoder_over_characters_equals_full_length(masked):
+    """Running the blocks over the characters (+ conv radius) only, with the all-filler frames entering the
+    response norm in closed form, gives the full-length result and gradients (float64: to rounding)."""
+    torch.manual_seed(0)
+    enc = TextEncoder(vocab_size=30, text_dim=8, conv_layers=3).double()
+    for q in enc.parameters():
+        torch.nn.init.normal_(q, std=0.5)  # GRN gamma/beta and all biases non-zero
+    n = 60
+    text = torch.randint(1, 30, (4, 20))
+    text[1, 12:] = 0  # shorter text
+    text[2] = 0  # dropped text (CFG)
+    lens = torch.tensor([60, 45, 30, 15])  # row 3: text (20) cut at its 15 valid frames
+    mask = (torch.arange(n)[None] < lens[:, None]) if masked else None
+    got = enc(text, n, mask)
+    assert got.shape[1] == 20 + 3 < n  # characters + conv radius, not N frames
+    want = full_length_text_encoder(enc, text, n, mask)
+    torch.testing.assert_close(F.pad(got, (0, 0, 0, n - got.shape[1])), want, atol=1e-10, rtol=1e-10)
+    assert torch.all(got[2] == 0)
+    w = torch.randn_like(want)
+    g_got = torch.autograd.grad((got * w[:, : got.shape[1]]).sum(), list(enc.parameters()))
+    g_want = torch.autograd.grad((want * w).sum(), list(enc.parameters()))
+    for a, b in zip(g_got, g_want):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
+
+
+def test_padded_frames_never_reach_valid_ones():
+    """Batched training forward (padded frames not zeroed in the blocks) equals each row run alone."""
+    torch.manual_seed(0)
+    net = DiT(feat_dim=6, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=8, conv_layers=2, dropout=0.0)
+    for q in net.parameters():
+        torch.nn.init.normal_(q, std=0.2)  # adaLN-zero init would hide the blocks
+    lens = torch.tensor([40, 27, 13])
+    n = 40
+    mask = torch.arange(n)[None] < lens[:, None]
+    x, cond = torch.randn(3, n, 6) * 3, torch.randn(3, n, 6)  # noise on padded frames too
+    text, t = torch.randint(1, 20, (3, 18)), torch.rand(3)
+    batched = net(x, cond, text, t, mask=mask)
+    for i, k in enumerate(lens.tolist()):
+        alone = net(x[i : i + 1, :k], cond[i : i + 1, :k], text[i : i + 1], t[i : i + 1])
+        torch.testing.assert_close(batched[i, :k], alone[0], atol=1e-4, rtol=1e-4)

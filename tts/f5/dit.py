@@ -9,6 +9,12 @@ The input projection is one ``nn.Linear`` over ``[x, cond, text]``, but it is ap
 three column blocks so that the part that does not change during sampling (cond + text, the "context")
 is computed once per utterance: ``forward_context`` then runs only ``proj_x(x) + context`` per ODE step.
 
+Padding (batches of different lengths): padded frames are masked as attention keys and zeroed before each
+position convolution, the only two places where frames mix; every other op is per frame. So padded
+frames never reach valid ones, and their values are left as they come instead of being zeroed in every
+block (F5-TTS zeroes them; the valid outputs are the same). The text encoder runs over the characters
+only, not over every frame: see ``TextEncoder``.
+
 Shapes: B batch, N frames, D feature dim, T text_dim, H model dim.
 """
 
@@ -69,26 +75,28 @@ def mish(x: torch.Tensor) -> torch.Tensor:
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Inverted dropout like ``F.dropout`` (each element zeroed with prob. p, the rest scaled 1 / (1 - p)).
 
-    The keep mask comes from ``rand_like`` instead of ``bernoulli_``, which is several times slower on CPU.
+    On CPU the keep mask comes from ``keep_mask`` as a float {0, 1 / (1 - p)} tensor: one multiply
+    forward and one backward (``bernoulli_`` is several times slower, and a bool operand would take
+    the slow mixed-dtype path). Elsewhere ``F.dropout``, one fused kernel on GPU.
     """
     if not training or p <= 0.0:
         return x
-    return x * keep_mask(x, p) * (1.0 / (1.0 - p))
+    if x.device.type != "cpu":
+        return F.dropout(x, p, True)
+    scaled = keep_mask(x, p).view(torch.uint8).to(x.dtype).mul_(1.0 / (1.0 - p))
+    return x * scaled
 
 
 def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Bool mask shaped like x, each element False with probability p (to within 2**-15).
+    """Bool mask shaped like x, each element False with probability p (to within 2**-17).
 
     One 64-bit draw of the generator gives four 16-bit uniforms, so this costs about a third of
-    ``rand_like``. ``random_()`` fills int64 with 63 random bits: viewed as four int16 (little endian),
-    the first three are uniform over [-2**15, 2**15) and the last over [0, 2**15); each is compared
-    with its own threshold for probability p.
+    ``rand_like``: ``random_(-2**63, None)`` fills int64 with all 64 bits random, and each int16 lane
+    of it is uniform over [-2**15, 2**15), compared with one threshold.
     """
     n = x.numel()
-    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()
-    lo = round(p * 65536) - 32768
-    thr = torch.tensor([lo, lo, lo, round(p * 32768)], dtype=torch.int16, device=x.device)
-    return (bits.view(torch.int16).view(-1, 4) >= thr).view(-1)[:n].view(x.shape)
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
+    return (bits.view(torch.int16)[:n] >= round(p * 65536) - 32768).view(x.shape)
 
 
 def modulate(norm: nn.LayerNorm, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -138,9 +146,23 @@ class GRN(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1, 1, dim))
         self.beta = nn.Parameter(torch.zeros(1, 1, dim))
 
-    def forward(self, x: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
-        """``frames`` (B, N, 1): valid frames; the response norm ignores batch padding."""
-        gx = torch.norm(x if frames is None else x * frames, p=2, dim=1, keepdim=True)
+    def forward(
+        self,
+        x: torch.Tensor,
+        frames: torch.Tensor | None = None,
+        tail: torch.Tensor | None = None,
+        tail_x: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``frames`` (B, N, 1): valid frames; the response norm ignores batch padding.
+
+        ``tail`` (B,) and ``tail_x`` (C,): each row has ``tail`` more valid frames past the end of x, all
+        with the value ``tail_x``; they count in the norm as one frame ``sqrt(tail) * tail_x``.
+        """
+        xs = x if frames is None else x * frames
+        if tail is not None:
+            extra = tail.to(x.dtype).sqrt().view(-1, 1, 1) * tail_x.view(1, 1, -1)
+            xs = torch.cat((xs, extra), dim=1)
+        gx = torch.norm(xs, p=2, dim=1, keepdim=True)
         nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
         return self.gamma * (x * nx) + self.beta + x
 
@@ -157,16 +179,30 @@ class ConvNeXtV2Block(nn.Module):
         self.grn = GRN(intermediate_dim)
         self.pwconv2 = nn.Linear(intermediate_dim, dim)
 
-    def forward(self, x: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
-        h = conv_nlc(x, self.dwconv)
-        return x + self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(h))), frames))
+    def forward(
+        self, x: torch.Tensor, frames: torch.Tensor | None = None, tail: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``tail`` (B,): valid frames past the end of x whose whole conv window is zero input (see
+        ``TextEncoder``); their activation, the same for all, enters the response norm."""
+        h = self.act(self.pwconv1(self.norm(conv_nlc(x, self.dwconv))))
+        tail_h = None
+        if tail is not None:  # the conv of an all-zero window is its bias
+            tail_h = self.act(self.pwconv1(self.norm(self.dwconv.bias.to(x.dtype))))
+        return x + self.pwconv2(self.grn(h, frames, tail, tail_h))
 
 
 class TextEncoder(nn.Module):
-    """Character ids (B, Nt), filler 0, -> (B, N, T) aligned to N frames; filler positions stay zero.
+    """Character ids (B, Nt), filler 0, -> (B, E, T): the embedding of N frames, of which the first E.
 
-    Text longer than N frames is cut; shorter text is padded with the filler. A fully dropped text (all
-    filler) therefore embeds to exactly zero, which the sampler uses for the unconditional pass.
+    The ids are aligned to N frames: text longer than N is cut, shorter text is padded with the filler.
+    Filler positions are zeroed after every block, so the frames past E = min(N, Nt + conv radius)
+    embed to exactly zero and are not returned; callers treat them as zero. A fully dropped text (all
+    filler) embeds to zero, which the sampler uses for the unconditional pass.
+
+    The frames past E still count where the math sees them: in each ConvNeXt-V2 block their conv
+    window is all zero, so each has the same activation, which enters the global response norm in
+    closed form (``GRN`` ``tail``). The result equals running every block over all N frames, at a
+    cost in characters instead of frames (mel: ~90 frames/s against ~15 characters/s).
     """
 
     def __init__(self, vocab_size: int, text_dim: int, conv_layers: int = 4, conv_mult: int = 2):
@@ -180,23 +216,31 @@ class TextEncoder(nn.Module):
     def forward(self, text: torch.Tensor, n_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``mask`` (B, N) bool: valid frames; text beyond a row's valid frames is cut like padding."""
         text = text[:, :n_frames]
-        text = F.pad(text, (0, n_frames - text.shape[1]), value=0)
-        frames = None
         if mask is not None:
-            text = text.masked_fill(~mask, 0)
-            frames = mask.unsqueeze(-1).to(self.embed.weight.dtype)
-        keep = (text != 0).unsqueeze(-1)  # (B, N, 1)
-        x = self.embed(text)
-        if self.blocks:
-            pos = sinusoidal(torch.arange(n_frames, device=text.device), self.text_dim)
-            x = (x + pos.to(x.dtype)) * keep
-            for block in self.blocks:
-                x = block(x, frames) * keep
-        return x * keep
+            text = text.masked_fill(~mask[:, : text.shape[1]], 0)
+        dtype = self.embed.weight.dtype
+        if not self.blocks:
+            return self.embed(text) * (text != 0).unsqueeze(-1).to(dtype)
+        e = min(n_frames, text.shape[1] + self.blocks[0].dwconv.padding[0])
+        text = F.pad(text, (0, e - text.shape[1]), value=0)
+        keep = (text != 0).unsqueeze(-1).to(dtype)  # (B, E, 1)
+        frames = tail = None
+        if mask is not None:
+            frames = mask[:, :e].unsqueeze(-1).to(dtype)
+        if e < n_frames:  # valid frames past E: all filler
+            valid = mask.sum(1) if mask is not None else torch.full((text.shape[0],), n_frames)
+            tail = (valid.to(text.device) - e).clamp_(min=0)
+        pos = sinusoidal(torch.arange(e, device=text.device), self.text_dim)
+        x = (self.embed(text) + pos.to(dtype)) * keep
+        for block in self.blocks:
+            x = block(x, frames, tail) * keep
+        return x
 
 
 class ConvPositionEmbedding(nn.Module):
-    """Two grouped conv(31) + Mish layers; padded frames are zeroed before each conv: (B, N, H)."""
+    """Two grouped conv(31) + Mish layers; padded frames are zeroed before each conv: (B, N, H).
+
+    The output on padded frames is left as it comes (see ``DiT``: nothing reads it)."""
 
     def __init__(self, dim: int, kernel_size: int = 31, groups: int = 16):
         super().__init__()
@@ -209,8 +253,6 @@ class ConvPositionEmbedding(nn.Module):
             if keep is not None:
                 x = x * keep
             x = mish(conv_nlc(x, conv))
-        if keep is not None:
-            x = x * keep
         return x
 
 
@@ -298,8 +340,15 @@ class Attention(nn.Module):
         #   to_out(o + b_v) = to_out(o) + W_out b_v: folded into the output bias.
         qkv = F.linear(x, self.to_qkv.weight).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         bias_rot, out_bias = self._folded_biases(rope)
-        qk = apply_rotary(qkv[:2], *rope, bias_rot)  # q and k rotated in one pass, biases included
-        out = F.scaled_dot_product_attention(qk[0], qk[1], qkv[2], attn_mask=attn_mask)
+        if torch.is_grad_enabled() and qkv.requires_grad:
+            # unbind: its backward stacks the three gradients in one buffer (indexing would zero-fill
+            # and copy a full-size buffer per index)
+            q, k, v = qkv.unbind(0)
+            q, k = apply_rotary(q, *rope, bias_rot[0]), apply_rotary(k, *rope, bias_rot[1])
+        else:
+            q, k = apply_rotary(qkv[:2], *rope, bias_rot)  # q and k rotated in one pass, biases included
+            v = qkv[2]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         out = out.transpose(1, 2).reshape(b, n, hd)
         if residual is not None:  # fused inference path: residual + gate * to_out(out), see gated_linear
             return gated_linear(out, self.to_out.weight, out_bias, gate, residual)
@@ -327,12 +376,11 @@ class DiTBlock(nn.Module):
         t: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
         attn_mask: torch.Tensor | None,
-        keep: torch.Tensor | None,
     ) -> torch.Tensor:
         mod = self.modulation(t).unsqueeze(1)  # (B, 1, 6H), small: the (1 + scale) terms are cheap here
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = mod.chunk(6, dim=-1)
         fc1, _, drop, fc2 = self.ff
-        if keep is None and mod.shape[0] == 1 and fused_cpu_inference(x):
+        if mod.shape[0] == 1 and fused_cpu_inference(x):
             # Sampling on CPU: oneDNN epilogues fuse bias + GELU into fc1 and bias + gate + residual into
             # the two output projections (one pass over the activations each instead of two or three).
             x = self.attn(modulate(self.attn_norm, x, shift_a, scale_a), rope, attn_mask, x, gate_a)
@@ -341,8 +389,6 @@ class DiTBlock(nn.Module):
             )
             return gated_linear(h, fc2.weight, fc2.bias, gate_f, x)
         h = self.attn(modulate(self.attn_norm, x, shift_a, scale_a), rope, attn_mask)
-        if keep is not None:
-            h = h * keep
         x = torch.addcmul(x, gate_a, h)
         h = F.gelu(fc1(modulate(self.ff_norm, x, shift_f, scale_f)), approximate="tanh")
         return torch.addcmul(x, gate_f, fc2(dropout(h, drop.p, self.training)))
@@ -409,16 +455,23 @@ class DiT(nn.Module):
         mask: torch.Tensor | None = None,
         drop_text: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Ids (B, Nt) -> (B, N, T); rows with ``drop_text`` True embed to zero (unconditional)."""
+        """Ids (B, Nt) -> (B, E, T), E <= N, frames past E zero (see ``TextEncoder``); rows with
+        ``drop_text`` True embed to zero (unconditional)."""
         if drop_text is not None:
             text = text.masked_fill(drop_text.unsqueeze(1), 0)
         return self.text_encoder(text, n_frames, mask)
 
     def embed_context(self, cond: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
-        """The step-invariant part of the input projection: (B, N, D), (B, N, T) -> (B, N, H)."""
+        """The step-invariant part of the input projection: (B, N, D), (B, E, T) -> (B, N, H).
+
+        ``text_emb`` may be shorter than N (``TextEncoder``): its missing frames are zero.
+        """
         d = self.feat_dim
         w = self.input_proj.weight
-        return F.linear(cond, w[:, d : 2 * d]) + F.linear(text_emb, w[:, 2 * d :], self.input_proj.bias)
+        out = F.linear(cond, w[:, d : 2 * d], self.input_proj.bias)
+        e = min(text_emb.shape[1], out.shape[1])
+        out[:, :e] += F.linear(text_emb[:, :e], w[:, 2 * d :])
+        return out
 
     def null_context(self, like: torch.Tensor) -> torch.Tensor:
         """Context of the unconditional pass (no audio, no text): the projection bias, (1, 1, H)."""
@@ -441,15 +494,12 @@ class DiT(nn.Module):
             h = (context.unflatten(0, (-1, h.shape[0])) + h).flatten(0, 1)
         else:
             h = h + context
-        keep = attn_mask = None
-        if mask is not None:
-            keep = mask.unsqueeze(-1).to(h.dtype)
-            attn_mask = mask[:, None, None, :]
+        attn_mask = None if mask is None else mask[:, None, None, :]
         h = self.conv_pos(h, mask) + h
         temb = self.time_embed(t)
         rope = self.rotary(n, h.dtype)
         for block in self.blocks:
-            h = block(h, temb, rope, attn_mask, keep)
+            h = block(h, temb, rope, attn_mask)
         shift, scale = self.modulation_out(temb).unsqueeze(1).chunk(2, dim=-1)
         return self.proj_out(modulate(self.norm_out, h, shift, scale))
 
