@@ -5,7 +5,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.f5.dit import Attention, DiT, RotaryEmbedding, TextEncoder, apply_rotary, dropout, keep_mask, sinusoidal
+from tts.f5.dit import (
+    Attention,
+    DiT,
+    RotaryEmbedding,
+    TextEncoder,
+    apply_rotary,
+    dropout,
+    keep_mask,
+    sinusoidal,
+)
 
 
 def reference_attention(att: Attention, x, rope, attn_mask):
@@ -15,9 +24,11 @@ def reference_attention(att: Attention, x, rope, attn_mask):
     cos, sin_signed = rope
     h = att.dim_head // 2
     sin = sin_signed[:, h:]
+
     def rot(t):
         t1, t2 = t[..., :h], t[..., h:]
         return t * cos + torch.cat((-t2, t1), dim=-1) * torch.cat((sin, sin), dim=-1)
+
     out = F.scaled_dot_product_attention(rot(qkv[0]), rot(qkv[1]), qkv[2], attn_mask=attn_mask)
     return att.to_out(out.transpose(1, 2).reshape(b, n, -1))
 
@@ -122,7 +133,9 @@ def test_dropout_gradient_is_the_scaled_mask():
 def full_length_text_encoder(enc: TextEncoder, text, n, mask):
     """The textbook encoder: every ConvNeXt-V2 block over all N frames, the filler zeroed after each."""
     text = F.pad(text[:, :n], (0, max(0, n - text.shape[1])), value=0)
-    frames = torch.ones(text.shape[0], n, 1, dtype=torch.float64) if mask is None else mask[..., None].double()
+    frames = (
+        torch.ones(text.shape[0], n, 1, dtype=torch.float64) if mask is None else mask[..., None].double()
+    )
     if mask is not None:
         text = text.masked_fill(~mask, 0)
     keep = (text != 0)[..., None].double()
@@ -164,7 +177,17 @@ def test_text_encoder_over_characters_equals_full_length(masked):
 def test_padded_frames_never_reach_valid_ones():
     """Batched training forward (padded frames not zeroed in the blocks) equals each row run alone."""
     torch.manual_seed(0)
-    net = DiT(feat_dim=6, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=8, conv_layers=2, dropout=0.0)
+    net = DiT(
+        feat_dim=6,
+        vocab_size=20,
+        dim=32,
+        depth=2,
+        heads=2,
+        dim_head=16,
+        text_dim=8,
+        conv_layers=2,
+        dropout=0.0,
+    )
     for q in net.parameters():
         torch.nn.init.normal_(q, std=0.2)  # adaLN-zero init would hide the blocks
     lens = torch.tensor([40, 27, 13])

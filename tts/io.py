@@ -81,17 +81,38 @@ def sha256_file(path: str | Path) -> str:
     return sha256_files([path])
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
-    """``torch.load(weights_only=True)`` with an error that names the file."""
+def load_checkpoint(
+    path: str | Path,
+    map_location: str = "cpu",
+    *,
+    error: type[Exception] = CheckpointError,
+    missing_hint: str = "",
+    resave_hint: str = "",
+) -> dict:
+    """``torch.load(weights_only=True)`` with an ``error`` that names the file and says what to do.
+
+    ``missing_hint`` follows the not-found message (e.g. where the weights come from); ``resave_hint``
+    follows the message for a file that pickles more than tensors (e.g. how to keep only its weights).
+    """
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise error(f"checkpoint not found: {path}" + (f". {missing_hint}" if missing_hint else ""))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, pickle with disallowed globals, ...
-        raise CheckpointError(
+    except pickle.UnpicklingError as e:  # torch wraps every failure of the weights-only unpickler in this
+        lines = [line.strip() for line in str(e).splitlines()]
+        reason = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
+        raise error(
+            f"cannot load {path} with torch.load(weights_only=True): {reason[:300]}\n"
+            "The file pickles objects other than tensors (or is truncated)."
+            + (f" {resave_hint}" if resave_hint else "")
+        ) from e
+    except Exception as e:  # truncated zip, not a checkpoint, ...
+        raise error(
             f"cannot load checkpoint {path}: {type(e).__name__}: {e}. "
             "Is the file truncated or not a PyTorch checkpoint?"
         ) from e

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.bench.similarity import SimilarityError
+from tts.io import load_checkpoint
 
 WAVLM_LARGE_CONV = ((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2
 UNI = "feature_extract.model."  # prefix of the WavLM upstream in UniSpeech's ECAPA_TDNN state dict
@@ -414,32 +415,18 @@ def infer_config(
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The "model" state dict of ``path``, loaded with ``weights_only=True``; SimilarityError otherwise."""
-    import pickle
-
     path = Path(path)
-    if not path.is_file():
-        raise SimilarityError(
-            f"WavLM-ECAPA checkpoint not found: {path}. No package ships it: put UniSpeech's speaker-verification "
-            "checkpoint wavlm_large_finetune.pth (the one F5-TTS / Seed-TTS use for SIM-o) on disk and point "
-            "`similarity: {backend: wavlm-ecapa, checkpoint: ...}` at it."
-        )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # torch wraps every failure of the weights-only unpickler in this
-        lines = [line.strip() for line in str(e).splitlines()]
-        reason = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
-        resaved = path.with_name(path.stem + "_weights.pth")
-        raise SimilarityError(
-            f"cannot load {path} with torch.load(weights_only=True): {reason[:300]}\n"
-            "The file pickles objects other than tensors (or is truncated). If it is complete and you trust "
-            "it, re-save just its weights once, in a trusted environment: load it with pickling allowed "
-            f"into c, run torch.save({{'model': c['model']}}, '{resaved}') and point the similarity "
-            "checkpoint at the new file."
-        ) from e
-    except Exception as e:  # truncated zip, not a checkpoint, ...
-        raise SimilarityError(
-            f"cannot load {path}: {type(e).__name__}: {e}. Is the file truncated or not a PyTorch checkpoint?"
-        ) from e
+    resaved = path.with_name(path.stem + "_weights.pth")
+    ckpt = load_checkpoint(
+        path,
+        error=SimilarityError,
+        missing_hint="No package ships it: put UniSpeech's speaker-verification checkpoint "
+        "wavlm_large_finetune.pth (the one F5-TTS / Seed-TTS use for SIM-o) on disk and point "
+        "`similarity: {backend: wavlm-ecapa, checkpoint: ...}` at it.",
+        resave_hint="If it is complete and you trust it, re-save just its weights once, in a trusted "
+        f"environment: load it with pickling allowed into c, run torch.save({{'model': c['model']}}, "
+        f"'{resaved}') and point the similarity checkpoint at the new file.",
+    )
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         keys = [str(k) for k in list(ckpt)[:5]] if isinstance(ckpt, dict) else type(ckpt).__name__
