@@ -160,7 +160,8 @@ class GRN(nn.Module):
         """
         xs = x if frames is None else x * frames
         if tail is not None:
-            extra = tail.to(x.dtype).sqrt().view(-1, 1, 1) * tail_x.view(1, 1, -1)
+            weight = tail.to(torch.promote_types(x.dtype, torch.float32)).sqrt()  # counts: not in bf16
+            extra = weight.view(-1, 1, 1) * tail_x.view(1, 1, -1)
             xs = torch.cat((xs, extra), dim=1)
         gx = torch.norm(xs, p=2, dim=1, keepdim=True)
         nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
