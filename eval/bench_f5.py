@@ -1,6 +1,8 @@
 """Benchmark: F5 DiT on mel vs on VAE latents (synthesis RTF, training throughput) and ours vs F5-TTS.
 
     python eval/bench_f5.py --out eval/reports/bench_f5 [--vocos DIR] [--vae DIR] [--nfe 32] [--threads 2]
+    python eval/bench_f5.py --device cuda --precision bf16-mixed --dit-recipe recipes/f5/mel_small.yaml \
+        --out eval/reports/bench_f5_gpu          # GPU, paper-size DiT (F5TTS_v1_Small)
 
 Part 1, one DiT configuration (the demo size unless --dit-recipe says otherwise) on both spaces:
 - synthesis RTF = wall time / generated audio seconds, vocoder (Vocos) or VAE decoder included,
@@ -35,16 +37,37 @@ TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark bl
 PROMPT_TEXT = "It is easy to tell the depth of a well."
 
 
-def _best_time(fn, repeats: int, warmup: int = 1) -> float:
-    """Best of ``repeats`` wall times: the machine is shared, so the minimum is the least disturbed run."""
+def _best_time(fn, repeats: int, warmup: int = 1, device: str = "cpu") -> float:
+    """Best of ``repeats`` wall times: the machine is shared, so the minimum is the least disturbed run.
+    On a GPU each run ends with a synchronize, so the time covers the queued kernels."""
     for _ in range(warmup):
         fn()
+        _sync(device)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _autocast(device: str, precision: str):
+    """bf16 autocast for ``precision`` "bf16-mixed" (as Lightning's), else a no-op context."""
+    import contextlib
+
+    import torch
+
+    if precision == "bf16-mixed":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------------------------- workers
@@ -58,30 +81,34 @@ def worker_ours(cfg: dict) -> dict:
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(0)
+    dev, prec = cfg["device"], cfg["precision"]
     net = DiT(feat_dim=cfg["feat_dim"], vocab_size=cfg["vocab_size"], **cfg["dit"])
-    cfm = CFM(net).train()
+    cfm = CFM(net).train().to(dev)
     opt = make_adamw(cfm.parameters(), lr=1e-4)  # what F5Module trains with
-    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"])
-    lens = torch.tensor(cfg["train_lens"])
-    text = torch.randint(1, cfg["vocab_size"], (len(lens), cfg["text_len"]))
+    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"], device=dev)
+    lens = torch.tensor(cfg["train_lens"], device=dev)
+    text = torch.randint(1, cfg["vocab_size"], (len(lens), cfg["text_len"]), device=dev)
 
     def train_step():
-        loss, _ = cfm(feats, lens, text)
+        with _autocast(dev, prec):
+            loss, _ = cfm(feats, lens, text)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    train_s = _best_time(train_step, cfg["repeats"], warmup=2)
+    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
     net.eval()
     b = cfg["sample_batch"]
-    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"])
-    stext = torch.randint(1, cfg["vocab_size"], (b, cfg["text_len"]))
-    total = torch.full((b,), cfg["total_frames"])
-    cond_lens = torch.full((b,), cfg["prompt_frames"])
-    sample_s = _best_time(
-        lambda: cfm.sample(cond, cond_lens, stext, total, nfe=cfg["nfe"], cfg=2.0, sway=-1.0, seeds=0),
-        cfg["repeats"],
-    )
+    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
+    stext = torch.randint(1, cfg["vocab_size"], (b, cfg["text_len"]), device=dev)
+    total = torch.full((b,), cfg["total_frames"], device=dev)
+    cond_lens = torch.full((b,), cfg["prompt_frames"], device=dev)
+
+    def sample():
+        with _autocast(dev, prec):
+            cfm.sample(cond, cond_lens, stext, total, nfe=cfg["nfe"], cfg=2.0, sway=-1.0, seeds=0)
+
+    sample_s = _best_time(sample, cfg["repeats"], device=dev)
     return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
 
 
@@ -123,40 +150,48 @@ def worker_reference(cfg: dict) -> dict:
         text_dim=d["text_dim"],
         conv_layers=d["conv_layers"],
     )
-    cfm = CFM(
-        transformer=net, num_channels=cfg["feat_dim"], mel_spec_kwargs={"n_mel_channels": cfg["feat_dim"]}
-    ).train()
-    opt = torch.optim.AdamW(cfm.parameters(), lr=1e-4)
-    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"])
-    lens = torch.tensor(cfg["train_lens"])
-    text = torch.randint(0, cfg["vocab_size"], (len(lens), cfg["text_len"]))
+    dev, prec = cfg["device"], cfg["precision"]
+    cfm = (
+        CFM(
+            transformer=net, num_channels=cfg["feat_dim"], mel_spec_kwargs={"n_mel_channels": cfg["feat_dim"]}
+        )
+        .train()
+        .to(dev)
+    )
+    opt = torch.optim.AdamW(cfm.parameters(), lr=1e-4)  # F5-TTS' trainer: plain AdamW
+    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"], device=dev)
+    lens = torch.tensor(cfg["train_lens"], device=dev)
+    text = torch.randint(0, cfg["vocab_size"], (len(lens), cfg["text_len"]), device=dev)
 
     def train_step():
-        loss, _, _ = cfm(feats, text, lens=lens)
+        with _autocast(dev, prec):
+            loss, _, _ = cfm(feats, text, lens=lens)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    train_s = _best_time(train_step, cfg["repeats"], warmup=2)
+    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
     cfm.eval()
     b = cfg["sample_batch"]
-    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"])
-    stext = torch.randint(0, cfg["vocab_size"], (b, cfg["text_len"]))
-    total = torch.full((b,), cfg["total_frames"])
-    cond_lens = torch.full((b,), cfg["prompt_frames"])
-    sample_s = _best_time(
-        lambda: cfm.sample(
-            cond,
-            stext,
-            total,
-            lens=cond_lens,
-            steps=cfg["nfe"],
-            cfg_strength=2.0,
-            sway_sampling_coef=-1.0,
-            seed=0,
-        ),
-        cfg["repeats"],
-    )
+    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
+    stext = torch.randint(0, cfg["vocab_size"], (b, cfg["text_len"]), device=dev)
+    total = torch.full((b,), cfg["total_frames"], device=dev)
+    cond_lens = torch.full((b,), cfg["prompt_frames"], device=dev)
+
+    def sample():
+        with _autocast(dev, prec):
+            cfm.sample(
+                cond,
+                stext,
+                total,
+                lens=cond_lens,
+                steps=cfg["nfe"],
+                cfg_strength=2.0,
+                sway_sampling_coef=-1.0,
+                seed=0,
+            )
+
+    sample_s = _best_time(sample, cfg["repeats"], device=dev)
     return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
 
 
@@ -234,14 +269,16 @@ def _space_setup(args, space, dit_args: dict, vocab) -> dict:
     from tts.f5.dit import DiT
     from tts.f5.module import make_adamw
 
+    dev = args.device
     torch.manual_seed(0)
+    space = space.to(dev)
     net = DiT(feat_dim=space.dim, vocab_size=len(vocab), **dit_args)
-    cfm = CFM(net)
+    cfm = CFM(net).to(dev)
     n_ref = round(args.prompt_s * space.frame_rate)
     texts = [TEXT[: 40 + 25 * i] for i in range(args.utts)]
     totals = [estimate_frames(n_ref, PROMPT_TEXT, t) for t in texts]
     ids = [vocab.encode(f"{PROMPT_TEXT} {t}") for t in texts]
-    cond = torch.randn(args.utts, n_ref, space.dim)
+    cond = torch.randn(args.utts, n_ref, space.dim, device=dev)
 
     def synth(groups: list[list[int]]) -> None:
         net.eval()
@@ -249,29 +286,39 @@ def _space_setup(args, space, dit_args: dict, vocab) -> dict:
             text = torch.zeros(len(g), max(len(ids[i]) for i in g), dtype=torch.long)
             for r, i in enumerate(g):
                 text[r, : len(ids[i])] = torch.tensor(ids[i])
-            total = torch.tensor([totals[i] for i in g])
-            feats = cfm.sample(cond[g], torch.full((len(g),), n_ref), text, total, nfe=args.nfe, seeds=0)
-            for r, i in enumerate(g):
-                space.decode(feats[r : r + 1, n_ref : totals[i]])
+            total = torch.tensor([totals[i] for i in g], device=dev)
+            n_cond = torch.full((len(g),), n_ref, device=dev)
+            with _autocast(dev, args.precision):
+                feats = cfm.sample(cond[g], n_cond, text.to(dev), total, nfe=args.nfe, seeds=0)
+                for r, i in enumerate(g):
+                    space.decode(feats[r : r + 1, n_ref : totals[i]])
 
     train_lens = [round(s * space.frame_rate) for s in args.train_seconds]  # same audio in both spaces
     opt = make_adamw(net.parameters(), lr=1e-4)
-    feats = torch.randn(len(train_lens), max(train_lens), space.dim)
-    train_text = torch.randint(1, len(vocab), (len(train_lens), 120))
+    feats = torch.randn(len(train_lens), max(train_lens), space.dim, device=dev)
+    train_text = torch.randint(1, len(vocab), (len(train_lens), 120), device=dev)
+    lens = torch.tensor(train_lens, device=dev)
 
     def train() -> None:
         net.train()
-        loss, _ = cfm(feats, torch.tensor(train_lens), train_text)
+        with _autocast(dev, args.precision):
+            loss, _ = cfm(feats, lens, train_text)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    gen = [torch.randn(1, n - n_ref, space.dim) for n in totals]
+    gen = [torch.randn(1, n - n_ref, space.dim, device=dev) for n in totals]
+
+    def decode() -> None:
+        with torch.inference_mode(), _autocast(dev, args.precision):
+            for g in gen:
+                space.decode(g)
+
     return {
         "space": space,
         "batch1": lambda: synth([[i] for i in range(args.utts)]),
         "batched": lambda: synth([list(range(args.utts))]),
-        "decode": lambda: [space.decode(g) for g in gen],
+        "decode": decode,
         "train": train,
         "generated_audio_s": sum((n - n_ref) / space.frame_rate for n in totals),
         "generated_frames": sum(n - n_ref for n in totals),
@@ -298,6 +345,7 @@ def bench_spaces(args, dit_args: dict) -> dict:
                 for what in ("batch1", "batched", "decode", "train"):
                     t0 = time.perf_counter()
                     st[what]()
+                    _sync(args.device)
                     if r:
                         times.setdefault((name, what), []).append(time.perf_counter() - t0)
         for name, st in setups.items():
@@ -343,7 +391,8 @@ def write_report(report: dict, out: Path) -> None:
         "# F5 DiT benchmark: mel vs VAE latent, ours vs F5-TTS reference",
         "",
         f"Command: `{report['command']}`  ",
-        f"Machine: {report['machine']}, torch threads {report['threads']}; "
+        f"Machine: {report['machine']}, device {report.get('device', 'cpu')}, precision "
+        f"{report.get('precision', '32')}, torch threads {report['threads']}; "
         f"NFE {report['nfe']}, CFG 2, sway -1; times are the best of the timed rounds.",
         "",
         f"DiT: {report['dit']}  ",
@@ -403,6 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dit-recipe", default="recipes/demo/f5_mel.yaml", help="DiT size (model.init_args)")
     p.add_argument("--nfe", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on a shared machine)")
+    p.add_argument("--device", default="cpu", help="torch device of both parts, e.g. cuda (default cpu)")
+    p.add_argument(
+        "--precision",
+        choices=("32", "bf16-mixed"),
+        default="32",
+        help="float32, or bf16 autocast as the paper recipes train (both sides alike)",
+    )
     p.add_argument("--repeats", type=int, default=2, help="timed rounds (best of) after one warm-up round")
     p.add_argument("--utts", type=int, default=3, help="utterances synthesized per timing")
     p.add_argument("--prompt-s", type=float, default=3.0)
@@ -433,13 +489,18 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python eval/bench_f5.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
         "threads": args.threads,
+        "device": args.device,
+        "precision": args.precision,
         "nfe": args.nfe,
         "dit": dit,
     }
     report["spaces"] = bench_spaces(args, dit)
 
+    precision_words = "float32" if args.precision == "32" else "bf16 autocast"
     ref_cfg = {
         "threads": args.threads,
+        "device": args.device,
+        "precision": args.precision,
         "feat_dim": 100,
         "vocab_size": 256,
         "nfe": args.nfe,
@@ -479,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
             "train_speedup_rounds": paired["train_step_s"],
             "sample_speedup_rounds": paired["sample_s"],
             "source": "SWivid/F5-TTS src/f5_tts/model (DiT + CFM), x_transformers + torchdiffeq from PyPI",
-            "options": "both eager (no torch.compile), float32, same threads; ours = tts/f5 (channels-last "
+            "options": f"both eager (no torch.compile), {precision_words}, same device and threads; "
+            "ours = tts/f5 (channels-last "
             "conv, fused rotary/adaLN ops, q/k/v biases folded out of the projection, text encoder run "
             "over the characters only (same result as over all frames), padded frames not re-zeroed in "
             "every block, float dropout masks from 16-bit lanes, fused AdamW (as F5Module), cached CFG "
