@@ -71,6 +71,42 @@ def _autocast(device: str, precision: str):
 
 
 # --------------------------------------------------------------------------------------------- workers
+def _time_train_and_sample(cfg: dict, model, opt, loss, sample, first_id: int) -> dict:
+    """Best times of one training step and one CFG sampling call on cfg's shapes, for either worker.
+
+    ``loss(feats, lens, text)`` returns the scalar loss, ``sample(cond, cond_lens, text, total)`` runs the
+    sampler; both run under cfg's precision. Text ids are drawn from [first_id, vocab_size).
+    """
+    import torch
+
+    dev, prec = cfg["device"], cfg["precision"]
+    model.train()
+    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"], device=dev)
+    lens = torch.tensor(cfg["train_lens"], device=dev)
+    text = torch.randint(first_id, cfg["vocab_size"], (len(lens), cfg["text_len"]), device=dev)
+
+    def train_step():
+        with _autocast(dev, prec):
+            value = loss(feats, lens, text)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+
+    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
+    model.eval()
+    b = cfg["sample_batch"]
+    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
+    stext = torch.randint(first_id, cfg["vocab_size"], (b, cfg["text_len"]), device=dev)
+    total = torch.full((b,), cfg["total_frames"], device=dev)
+    cond_lens = torch.full((b,), cfg["prompt_frames"], device=dev)
+
+    def sample_call():
+        with _autocast(dev, prec):
+            sample(cond, cond_lens, stext, total)
+
+    return {"train_step_s": train_s, "sample_s": _best_time(sample_call, cfg["repeats"], device=dev)}
+
+
 def worker_ours(cfg: dict) -> dict:
     """Time our DiT: one training step and one sampling call (shapes from cfg)."""
     import torch
@@ -81,35 +117,20 @@ def worker_ours(cfg: dict) -> dict:
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(0)
-    dev, prec = cfg["device"], cfg["precision"]
     net = DiT(feat_dim=cfg["feat_dim"], vocab_size=cfg["vocab_size"], **cfg["dit"])
-    cfm = CFM(net).train().to(dev)
+    cfm = CFM(net).to(cfg["device"])
     opt = make_adamw(cfm.parameters(), lr=1e-4)  # what F5Module trains with
-    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"], device=dev)
-    lens = torch.tensor(cfg["train_lens"], device=dev)
-    text = torch.randint(1, cfg["vocab_size"], (len(lens), cfg["text_len"]), device=dev)
-
-    def train_step():
-        with _autocast(dev, prec):
-            loss, _ = cfm(feats, lens, text)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
-    net.eval()
-    b = cfg["sample_batch"]
-    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
-    stext = torch.randint(1, cfg["vocab_size"], (b, cfg["text_len"]), device=dev)
-    total = torch.full((b,), cfg["total_frames"], device=dev)
-    cond_lens = torch.full((b,), cfg["prompt_frames"], device=dev)
-
-    def sample():
-        with _autocast(dev, prec):
-            cfm.sample(cond, cond_lens, stext, total, nfe=cfg["nfe"], cfg=2.0, sway=-1.0, seeds=0)
-
-    sample_s = _best_time(sample, cfg["repeats"], device=dev)
-    return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
+    times = _time_train_and_sample(
+        cfg,
+        cfm,
+        opt,
+        loss=lambda feats, lens, text: cfm(feats, lens, text)[0],
+        sample=lambda cond, cond_lens, text, total: cfm.sample(
+            cond, cond_lens, text, total, nfe=cfg["nfe"], cfg=2.0, sway=-1.0, seeds=0
+        ),
+        first_id=1,  # 0 is our filler
+    )
+    return {**times, "params": sum(p.numel() for p in net.parameters())}
 
 
 def worker_reference(cfg: dict) -> dict:
@@ -150,49 +171,27 @@ def worker_reference(cfg: dict) -> dict:
         text_dim=d["text_dim"],
         conv_layers=d["conv_layers"],
     )
-    dev, prec = cfg["device"], cfg["precision"]
-    cfm = (
-        CFM(
-            transformer=net, num_channels=cfg["feat_dim"], mel_spec_kwargs={"n_mel_channels": cfg["feat_dim"]}
-        )
-        .train()
-        .to(dev)
-    )
+    mel_kwargs = {"n_mel_channels": cfg["feat_dim"]}
+    cfm = CFM(transformer=net, num_channels=cfg["feat_dim"], mel_spec_kwargs=mel_kwargs).to(cfg["device"])
     opt = torch.optim.AdamW(cfm.parameters(), lr=1e-4)  # F5-TTS' trainer: plain AdamW
-    feats = torch.randn(len(cfg["train_lens"]), max(cfg["train_lens"]), cfg["feat_dim"], device=dev)
-    lens = torch.tensor(cfg["train_lens"], device=dev)
-    text = torch.randint(0, cfg["vocab_size"], (len(lens), cfg["text_len"]), device=dev)
-
-    def train_step():
-        with _autocast(dev, prec):
-            loss, _, _ = cfm(feats, text, lens=lens)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
-    cfm.eval()
-    b = cfg["sample_batch"]
-    cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
-    stext = torch.randint(0, cfg["vocab_size"], (b, cfg["text_len"]), device=dev)
-    total = torch.full((b,), cfg["total_frames"], device=dev)
-    cond_lens = torch.full((b,), cfg["prompt_frames"], device=dev)
-
-    def sample():
-        with _autocast(dev, prec):
-            cfm.sample(
-                cond,
-                stext,
-                total,
-                lens=cond_lens,
-                steps=cfg["nfe"],
-                cfg_strength=2.0,
-                sway_sampling_coef=-1.0,
-                seed=0,
-            )
-
-    sample_s = _best_time(sample, cfg["repeats"], device=dev)
-    return {"train_step_s": train_s, "sample_s": sample_s, "params": sum(p.numel() for p in net.parameters())}
+    times = _time_train_and_sample(
+        cfg,
+        cfm,
+        opt,
+        loss=lambda feats, lens, text: cfm(feats, text, lens=lens)[0],
+        sample=lambda cond, cond_lens, text, total: cfm.sample(
+            cond,
+            text,
+            total,
+            lens=cond_lens,
+            steps=cfg["nfe"],
+            cfg_strength=2.0,
+            sway_sampling_coef=-1.0,
+            seed=0,
+        ),
+        first_id=0,  # the reference shifts ids by one itself
+    )
+    return {**times, "params": sum(p.numel() for p in net.parameters())}
 
 
 def run_worker(python: str, kind: str, cfg: dict, timeout: int = 1800) -> dict:
