@@ -253,8 +253,6 @@ def _cached_map(
     return {i: cached[i] for i in ids}
 
 
-
-
 def model_hashes(path: str | Path) -> dict[str, str]:
     """sha256 of a model file, or of every file in a model dir (non-recursive)."""
     path = Path(path)

@@ -229,8 +229,12 @@ class TextEncoder(nn.Module):
         if mask is not None:
             frames = mask[:, :e].unsqueeze(-1).to(dtype)
         if e < n_frames:  # valid frames past E: all filler
-            valid = mask.sum(1) if mask is not None else torch.full((text.shape[0],), n_frames)
-            tail = (valid.to(text.device) - e).clamp_(min=0)
+            valid = (
+                mask.sum(1)
+                if mask is not None
+                else torch.full((text.shape[0],), n_frames, device=text.device)
+            )
+            tail = (valid - e).clamp_(min=0)
         pos = sinusoidal(torch.arange(e, device=text.device), self.text_dim)
         x = (self.embed(text) + pos.to(dtype)) * keep
         for block in self.blocks:
