@@ -20,6 +20,13 @@ class AudioError(ValueError):
     """Audio that cannot be used: unreadable, empty, silent or non-finite. Names the file."""
 
 
+def as_mono_float32(wav: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A waveform (numpy or torch, any shape) as a contiguous float32 numpy vector."""
+    if isinstance(wav, torch.Tensor):
+        wav = wav.detach().float().cpu().numpy()
+    return np.ascontiguousarray(np.asarray(wav, dtype=np.float32).reshape(-1))
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a file as float32 (frames, channels) and its sample rate; AudioError names the file."""
     path = Path(path)

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from tts.audio import as_mono_float32
 from tts.io import atomic_write, sha256_files
 
 SAMPLE_RATE = 16000
@@ -45,12 +46,6 @@ class ASR(Protocol):
     def transcribe(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> list[str]:
         """Texts for mono float waveforms (T,) at 16 kHz."""
         ...
-
-
-def _as_numpy(wav: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(wav, torch.Tensor):
-        wav = wav.detach().float().cpu().numpy()
-    return np.ascontiguousarray(np.asarray(wav, dtype=np.float32).reshape(-1))
 
 
 def _package_file(dist_name: str, filename: str) -> Path:
@@ -168,7 +163,7 @@ class FasterWhisperASR:
         texts = []
         for wav in wavs:
             segments, _ = self.model.transcribe(
-                _as_numpy(wav), language=self.language, beam_size=self.beam_size, vad_filter=False,
+                as_mono_float32(wav), language=self.language, beam_size=self.beam_size, vad_filter=False,
                 condition_on_previous_text=False, without_timestamps=True, max_new_tokens=self.max_new_tokens,
                 **({} if self.temperature is None else {"temperature": self.temperature}),
             )  # fmt: skip
@@ -202,7 +197,7 @@ class PocketsphinxASR:
     def transcribe(self, wavs: Sequence[np.ndarray | torch.Tensor]) -> list[str]:
         texts = []
         for wav in wavs:
-            pcm = (np.clip(_as_numpy(wav), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+            pcm = (np.clip(as_mono_float32(wav), -1.0, 1.0) * 32767).astype("<i2").tobytes()
             self.decoder.start_utt()
             self.decoder.process_raw(pcm, no_search=False, full_utt=True)
             self.decoder.end_utt()
@@ -260,7 +255,7 @@ class Fairseq2CTCASR:
 
         texts = []
         for start in range(0, len(wavs), self.batch_size):
-            chunk = [torch.from_numpy(_as_numpy(w)) for w in wavs[start : start + self.batch_size]]
+            chunk = [torch.from_numpy(as_mono_float32(w)) for w in wavs[start : start + self.batch_size]]
             if self.normalize_audio:
                 chunk = [(w - w.mean()) / (w.std() + 1e-5) for w in chunk]
             lens = [len(w) for w in chunk]

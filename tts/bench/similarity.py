@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from tts.audio import as_mono_float32
 from tts.io import load_checkpoint, sha256_file
 
 RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
@@ -85,9 +86,7 @@ class ResemblyzerEncoder:
 
         out = []
         for wav in wavs:
-            if isinstance(wav, torch.Tensor):
-                wav = wav.detach().float().cpu().numpy()
-            wav = np.asarray(wav, dtype=np.float32).reshape(-1)
+            wav = as_mono_float32(wav)
             trimmed = preprocess_wav(wav)  # already 16 kHz: volume normalization + VAD trimming
             # VAD found (almost) no speech, e.g. babbling TTS output: embed the untrimmed, normalized audio
             # rather than an empty signal (whose embedding is the same constant for every input).
@@ -130,10 +129,7 @@ class WavLMECAPAEncoder:
         min_samples = self.model.config.min_samples
         out = []
         for wav in wavs:
-            if isinstance(wav, torch.Tensor):
-                x = wav.detach().float().cpu().reshape(-1)
-            else:
-                x = torch.from_numpy(np.asarray(wav, dtype=np.float32).reshape(-1))
+            x = torch.from_numpy(as_mono_float32(wav))
             if len(x) < min_samples:  # under two WavLM frames (45 ms): zero-pad instead of failing
                 x = torch.nn.functional.pad(x, (0, min_samples - len(x)))
             with torch.inference_mode():
