@@ -5,6 +5,11 @@ Resumable and fault tolerant: ``<out>/<id>.wav`` is written atomically, then a r
 missing keys, duplicate id, empty text, unknown characters, unreadable prompt audio, too long for the model)
 are listed in ``<out>/errors.jsonl`` (this run's errors, with line numbers) while the rest completes.
 
+Aligned models (``tts.f5.aligned``): frames per token come from the model's duration predictor
+(``--durations predictor``, with ``--speed``) or from the row's own ``alignment``
+(``--durations oracle``); rows may also carry ``ref_alignment`` for the prompt. Both are
+``[[symbol, start_s, duration_s], ...]``.
+
 Noise: utterance ``id`` under run seed ``s`` uses noise seed ``crc32(id) + 1000003 * s`` so results do not
 depend on batching or order.
 """
@@ -35,6 +40,8 @@ class Item:
     ref_audio: str
     ref_text: str
     duration: float | None = None
+    alignment: list | None = None  # aligned models: [[symbol, start, duration], ...] of the text
+    ref_alignment: list | None = None  # ... and of the prompt
     # filled by prepare()
     prompt: torch.Tensor | None = None  # (N_ref, D)
     ids: list[int] | None = None
@@ -112,7 +119,10 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
         ref_audio = Path(str(row["ref_audio"]))
         if not ref_audio.is_absolute() and not ref_audio.exists() and (path.parent / ref_audio).exists():
             ref_audio = path.parent / ref_audio
-        items.append(Item(lineno, utt_id, text, str(ref_audio), ref_text, duration))
+        items.append(
+            Item(lineno, utt_id, text, str(ref_audio), ref_text, duration,
+                 row.get("alignment"), row.get("ref_alignment"))  # fmt: skip
+        )
     return items, errors
 
 
@@ -120,15 +130,17 @@ def noise_seed(utt_id: str, seed: int) -> int:
     return (zlib.crc32(utt_id.encode("utf-8")) + 1_000_003 * seed) % (2**31)
 
 
-def prepare(item: Item, model, space, speed: float) -> str | None:
+def prepare(item: Item, model, space, speed: float, durations: str = "predictor") -> str | None:
     """Load + encode the prompt, encode the text, fix the length; returns an error reason or None."""
     from tts.audio import AudioError, load_audio
     from tts.f5.cfm import estimate_frames
     from tts.text import TextError
 
+    aligned = getattr(model, "conditioning", "filler") == "aligned"
     full_text = f"{item.ref_text} {item.text}"
     try:
-        item.ids = model.vocab.encode(full_text, on_unknown="error", utt_id=item.id)
+        if not aligned:
+            item.ids = model.vocab.encode(full_text, on_unknown="error", utt_id=item.id)
     except TextError as e:
         return str(e)
     try:
@@ -138,9 +150,15 @@ def prepare(item: Item, model, space, speed: float) -> str | None:
     with torch.no_grad():
         item.prompt = space.encode(wav.unsqueeze(0).to(space.device))[0].float()
     n_ref = item.prompt.shape[0]
-    item.total_frames = estimate_frames(
-        n_ref, item.ref_text, item.text, speed, item.duration, space.frame_rate
-    )
+    if aligned:  # one token id per frame, lengths from the durations (tts.f5.aligned)
+        from tts.f5.aligned import align_item
+
+        if reason := align_item(item, model, speed, durations):
+            return reason
+    else:
+        item.total_frames = estimate_frames(
+            n_ref, item.ref_text, item.text, speed, item.duration, space.frame_rate
+        )
     if item.total_frames > model.max_frames:
         return (
             f"too long: prompt + speech = {item.total_frames / space.frame_rate:.1f} s, over the model's "
@@ -208,10 +226,12 @@ def synthesize_list(
     method: str = "euler",
     space: str | None = None,
     progress: bool = True,
+    durations: str = "predictor",
 ) -> dict:
     """Synthesize every line of ``input`` into ``out``; returns the run summary (see module doc).
 
     ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
+    ``durations`` (aligned models only): ``predictor`` or ``oracle`` (each row's ``alignment``).
     """
     from tqdm import tqdm
 
@@ -242,7 +262,7 @@ def synthesize_list(
         )
     ready = []
     for it in todo:
-        reason = prepare(it, f5, fspace, speed)
+        reason = prepare(it, f5, fspace, speed, durations)
         if reason:
             errors.append(_error(it.line, it.id, reason))
         else:
@@ -280,6 +300,7 @@ def synthesize_list(
                     "sway": sway,
                     "speed": speed,
                     "method": method,
+                    **({"durations": durations} if f5.conditioning == "aligned" else {}),
                     "synth_s": round(share, 4),
                     "batch_size": len(batch),
                     "line": it.line,
@@ -331,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--method", choices=("euler", "midpoint"), default="euler", help="ODE solver (default euler)"
     )
     p.add_argument("--space", default=None, help="override the model's feature space spec")
+    p.add_argument(
+        "--durations",
+        choices=("predictor", "oracle"),
+        default="predictor",
+        help="aligned models: frames per token from the model's duration predictor (default; --speed "
+        "scales them) or from each row's own `alignment` [[symbol, start_s, duration_s], ...] (oracle)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -351,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         method=a.method,
         space=a.space,
         progress=not a.no_progress,
+        durations=a.durations,
     )
     print(
         f"synth: {summary['synthesized']} synthesized, {summary['skipped_done']} already done, "

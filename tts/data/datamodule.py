@@ -6,7 +6,9 @@
 - :class:`UtteranceDataModule` (F5 DiT): whole utterances of cached features, batched by a frame
   budget with duration bucketing (lhotse ``DynamicBucketingSampler``; DDP-aware: it reads rank and
   world size from torch.distributed, so set ``trainer.use_distributed_sampler: false``).
-  Batch: ``{"feats": (B, N, D), "feat_lens": (B,), "texts": [str], "ids": [str]}``.
+  Batch: ``{"feats": (B, N, D), "feat_lens": (B,), "texts": [str], "ids": [str]}``; with ``alignment``
+  (e.g. ``phoneme``) also ``"alignments"``: per utterance [(symbol, start s, duration s)] from the
+  supervisions' lhotse alignment of that kind (the aligned DiT, ``tts.f5.aligned``).
 
 Bad items are screened at set-up (see :mod:`tts.data.validate`) and anything that still fails at
 load time is dropped from its batch with a warning and counted in ``load_failures``.
@@ -167,15 +169,20 @@ class CropDataModule(L.LightningDataModule):
 class FeatureBatchDataset(Dataset):
     """Maps a CutSet (one bucketed batch from the sampler) to a padded feature batch."""
 
-    def __init__(self, feature_key: str):
+    def __init__(self, feature_key: str, alignment: str | None = None):
         self.feature_key = feature_key
+        self.alignment = alignment
         self.load_failures = 0
 
     def __getitem__(self, cuts: CutSet) -> dict | None:
-        feats, texts, ids = [], [], []
+        from tts.f5.aligned import cut_alignment
+
+        feats, texts, ids, alignments = [], [], [], []
         for cut in cuts:
             try:
                 arr = cut.load_custom(self.feature_key)
+                if self.alignment:
+                    alignments.append(cut_alignment(cut, self.alignment))
             except Exception as e:
                 self.load_failures += 1
                 log.warning("dropping %s from batch: cannot load %r: %s", cut.id, self.feature_key, e)
@@ -189,11 +196,20 @@ class FeatureBatchDataset(Dataset):
         padded = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
         for i, f in enumerate(feats):
             padded[i, : f.shape[0]] = f
-        return {"feats": padded, "feat_lens": lens, "texts": texts, "ids": ids}
+        batch = {"feats": padded, "feat_lens": lens, "texts": texts, "ids": ids}
+        if self.alignment:
+            batch["alignments"] = alignments
+        return batch
 
 
 class UtteranceDataModule(L.LightningDataModule):
-    """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch."""
+    """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch.
+
+    ``alignment``: the supervision alignment kind to load for the aligned DiT (e.g. ``phoneme``); cuts
+    without it (``missing_alignment``) or with symbols outside the vocabulary (``unknown_symbols``; the
+    vocab file, else ``tts.f5.aligned.default_vocab(alignment)``) are skipped and reported, and the text
+    is not screened against the character vocabulary.
+    """
 
     def __init__(
         self,
@@ -207,6 +223,7 @@ class UtteranceDataModule(L.LightningDataModule):
         max_duration: float = 30.0,
         vocab: str | None = None,
         seed: int = 0,
+        alignment: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -218,8 +235,14 @@ class UtteranceDataModule(L.LightningDataModule):
         vocab = Vocab.load(h.vocab) if h.vocab else Vocab()
         cuts, report = screen_cuts(
             _load_cuts(path, name), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
-            check_audio="none", require_text=True, vocab=vocab, require_custom=h.feature_key,
+            check_audio="none", require_text=True, vocab=None if h.alignment else vocab,
+            require_custom=h.feature_key,
         )
+        if h.alignment:
+            from tts.f5.aligned import default_vocab, screen_alignments
+
+            ali_vocab = Vocab.load(h.vocab) if h.vocab else default_vocab(h.alignment)
+            cuts = screen_alignments(cuts, h.alignment, ali_vocab, report)
         self.reports[name] = report
         return cuts
 
@@ -250,7 +273,8 @@ class UtteranceDataModule(L.LightningDataModule):
 
     def _loader(self, cuts: CutSet, train: bool) -> DataLoader:
         w = self.hparams.num_workers
-        return DataLoader(FeatureBatchDataset(self.hparams.feature_key), sampler=self.make_sampler(cuts, train),
+        dataset = FeatureBatchDataset(self.hparams.feature_key, self.hparams.alignment)
+        return DataLoader(dataset, sampler=self.make_sampler(cuts, train),
                           batch_size=None, num_workers=w, persistent_workers=w > 0)
 
     def train_dataloader(self) -> DataLoader:

@@ -2,6 +2,8 @@
 
 Export dir layout: ``model.safetensors`` (EMA DiT weights), ``config.json``
 (``{"network": DiT args, "space": spec, "frame_rate": Hz, "max_duration_s": s}``), ``vocab.json``.
+Aligned models (``tts.f5.aligned``) add ``"conditioning": "aligned"``, ``"alignment": kind`` and
+``"duration_predictor": args`` to the config and ``duration.safetensors`` (the duration predictor).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import torch
 
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
+from tts.f5.duration import DurationPredictor
 from tts.io import CheckpointError, atomic_write, atomic_write_json, load_checkpoint
 from tts.text import Vocab
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+DURATION_NAME = "duration.safetensors"
 VOCAB_NAME = "vocab.json"
 
 
@@ -31,6 +35,9 @@ class F5Model:
     space: str
     frame_rate: float
     max_duration_s: float = 30.0
+    conditioning: str = "filler"
+    alignment: str | None = None
+    duration: DurationPredictor | None = None
 
     @property
     def cfm(self) -> CFM:
@@ -47,22 +54,31 @@ class F5Model:
 
     def to(self, device: str | torch.device) -> F5Model:
         self.net.to(device)
+        if self.duration is not None:
+            self.duration.to(device)
         return self
 
     def config(self) -> dict:
-        return {
+        config = {
             "network": network_args(self.net),
             "space": self.space,
             "frame_rate": self.frame_rate,
             "max_duration_s": self.max_duration_s,
         }
+        if self.conditioning == "aligned":
+            config.update(
+                conditioning="aligned", alignment=self.alignment, duration_predictor=self.duration.args
+            )
+        return config
 
 
 def network_args(net: DiT) -> dict:
     return dict(net.args)
 
 
-def _from_config(config: dict, state: dict, vocab: Vocab, where: str) -> F5Model:
+def _from_config(
+    config: dict, state: dict, vocab: Vocab, where: str, duration_state: dict | None = None
+) -> F5Model:
     args = dict(config["network"])
     if args.get("vocab_size") != len(vocab):
         raise CheckpointError(
@@ -71,9 +87,17 @@ def _from_config(config: dict, state: dict, vocab: Vocab, where: str) -> F5Model
     net = DiT(**args)
     net.load_state_dict(state)
     net.eval().requires_grad_(False)
-    return F5Model(
+    model = F5Model(
         net, vocab, config["space"], float(config["frame_rate"]), float(config.get("max_duration_s", 30))
     )
+    if config.get("conditioning", "filler") == "aligned":
+        if not duration_state:
+            raise CheckpointError(f"{where}: aligned model without duration predictor weights")
+        model.conditioning, model.alignment = "aligned", config.get("alignment", "phoneme")
+        model.duration = DurationPredictor(**config["duration_predictor"])
+        model.duration.load_state_dict(duration_state)
+        model.duration.eval().requires_grad_(False)
+    return model
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
@@ -87,13 +111,15 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
         from safetensors.torch import load_file
 
         config = json.loads(files[0].read_text())
-        model = _from_config(config, load_file(files[1]), Vocab.load(files[2]), str(path))
+        dur = load_file(path / DURATION_NAME) if (path / DURATION_NAME).is_file() else None
+        model = _from_config(config, load_file(files[1]), Vocab.load(files[2]), str(path), dur)
     elif path.is_file():
         ckpt = load_checkpoint(path)
         if "f5_config" not in ckpt or "vocab" not in ckpt:
             raise CheckpointError(f"{path}: not an F5Module checkpoint (no f5_config / vocab entries)")
         state = {k[len("ema.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("ema.")}
-        model = _from_config(ckpt["f5_config"], state, Vocab.from_dict(ckpt["vocab"]), str(path))
+        dur = {k[len("duration.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("duration.")}
+        model = _from_config(ckpt["f5_config"], state, Vocab.from_dict(ckpt["vocab"]), str(path), dur)
     else:
         raise FileNotFoundError(f"F5 model not found: {path} (expected an export dir or a .ckpt)")
     return model.to(device)
@@ -107,6 +133,9 @@ def save(model: F5Model, out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
     atomic_write(out_dir / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
+    if model.duration is not None:
+        dur = {k: v.detach().cpu().contiguous() for k, v in model.duration.state_dict().items()}
+        atomic_write(out_dir / DURATION_NAME, lambda tmp: save_file(dur, tmp))
     model.vocab.save(out_dir / VOCAB_NAME)
     atomic_write_json(out_dir / CONFIG_NAME, model.config())
     return out_dir

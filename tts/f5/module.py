@@ -1,7 +1,8 @@
 """LightningModule for F5 DiT training on a feature space (CFM loss, AdamW, warm-up + linear decay, EMA).
 
 Batches come from ``tts.data.datamodule.UtteranceDataModule``:
-``{"feats": (B, N, D), "feat_lens": (B,), "texts": list[str], "ids": list[str]}``.
+``{"feats": (B, N, D), "feat_lens": (B,), "texts": list[str], "ids": list[str]}`` (+ ``"alignments"``:
+per utterance a list of (symbol, start, duration), with ``alignment=KIND`` for the aligned mode).
 The vocabulary travels in the checkpoint (``checkpoint["vocab"]``) so fine-tunes keep the ids.
 """
 
@@ -14,8 +15,10 @@ from functools import partial
 import lightning.pytorch as pl
 import torch
 
+from tts.f5.aligned import CONDITIONINGS, aligned_batch, default_vocab
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
+from tts.f5.duration import DurationPredictor
 from tts.features import space_info
 from tts.text import Vocab
 
@@ -63,6 +66,13 @@ class F5Module(pl.LightningModule):
         ema_decay: EMA of the weights used for samples and export; ema_start_step: copy before this step.
         max_duration_s: longest utterance (prompt + generation) the model is used for.
         sample_every_n_steps: log a synthesized sample to TensorBoard (0 = never); sample_nfe steps.
+        conditioning: ``filler`` (F5-TTS: characters padded with the filler to the frame length) or
+            ``aligned`` (each frame carries the id of the token its alignment puts there, see
+            ``tts.f5.aligned``; batches need ``alignments``, and a duration predictor head is trained).
+        alignment: the alignment kind read from the supervisions (``phoneme``; any other kind, e.g.
+            ``char``, uses the character vocabulary); sets the default vocab when ``vocab`` is None.
+        duration_dim, duration_layers, duration_loss (``l2``/``l1``), duration_weight: the duration
+            predictor head of the aligned mode (``tts.f5.duration``), its loss added with this weight.
     """
 
     def __init__(
@@ -89,10 +99,21 @@ class F5Module(pl.LightningModule):
         max_duration_s: float = 30.0,
         sample_every_n_steps: int = 0,
         sample_nfe: int = 16,
+        conditioning: str = "filler",
+        alignment: str = "phoneme",
+        duration_dim: int = 128,
+        duration_layers: int = 2,
+        duration_loss: str = "l2",
+        duration_weight: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.vocab = Vocab.load(vocab) if vocab else Vocab()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, not {conditioning!r}")
+        if duration_loss not in ("l1", "l2"):
+            raise ValueError(f"duration_loss must be 'l1' or 'l2', not {duration_loss!r}")
+        self.aligned = conditioning == "aligned"
+        self.vocab = Vocab.load(vocab) if vocab else default_vocab(alignment) if self.aligned else Vocab()
         info = space_info(space)
         self.frame_rate = info.frame_rate
         self.net_args = dict(
@@ -109,13 +130,41 @@ class F5Module(pl.LightningModule):
         )
         self.cfm = CFM(DiT(**self.net_args), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
         self.ema = copy.deepcopy(self.cfm.net).requires_grad_(False)
+        self.duration = (
+            DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dropout)
+            if self.aligned
+            else None
+        )
         self._space: list = []  # loaded lazily; a list so the space is not a submodule (not checkpointed)
         self._space_failed = False
 
     # ---- training ---------------------------------------------------------------------------------
-    def _loss(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
-        text = encode_texts(self.vocab, batch["texts"], self.device)
+    def _text(self, batch: dict) -> tuple[torch.Tensor, tuple | None]:
+        """The DiT's text input: filler-padded characters, or (aligned) frame ids + the predictor's
+        (token ids, frames per token, token mask)."""
+        if not self.aligned:
+            return encode_texts(self.vocab, batch["texts"], self.device), None
+        if "alignments" not in batch:
+            raise KeyError(
+                "conditioning=aligned needs batches with alignments: set the data module's "
+                f"alignment: {self.hparams.alignment}"
+            )
+        frame_ids, *dur = aligned_batch(
+            self.vocab, batch["alignments"], batch["feat_lens"], self.frame_rate, batch.get("ids")
+        )
+        return frame_ids, tuple(dur)
+
+    def _loss(
+        self, batch: dict, generator: torch.Generator | None = None, stage: str = "train"
+    ) -> torch.Tensor:
+        text, dur = self._text(batch)
         loss, _ = self.cfm(batch["feats"], batch["feat_lens"], text, generator)
+        if dur is not None:
+            dur_loss = self.duration.loss(*dur, kind=self.hparams.duration_loss)
+            kw = dict(batch_size=len(batch["ids"]), sync_dist=stage != "train")
+            self.log(f"{stage}/flow_loss", loss, **kw)
+            self.log(f"{stage}/duration_loss", dur_loss, **kw)
+            loss = loss + self.hparams.duration_weight * dur_loss
         return loss
 
     def training_step(self, batch: dict | None, batch_idx: int) -> torch.Tensor | None:
@@ -134,7 +183,7 @@ class F5Module(pl.LightningModule):
         if batch is None:
             return
         g = torch.Generator(device=self.device).manual_seed(batch_idx)  # same noise/masks every validation
-        loss = self._loss(batch, g)
+        loss = self._loss(batch, g, stage="val")
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["ids"]))
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
@@ -149,12 +198,16 @@ class F5Module(pl.LightningModule):
         else:
             torch._foreach_lerp_(dst, src, 1.0 - self.hparams.ema_decay)
 
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        """The CFM's parameters, plus the duration predictor's in the aligned mode."""
+        return [*self.cfm.parameters(), *(self.duration.parameters() if self.duration is not None else ())]
+
     def configure_optimizers(self):
         hp = self.hparams
         trainer = self._trainer
         # fp16 with a GradScaler: Lightning unscales before clipping only for non-fused optimizers
         fused = trainer is None or "16-mixed" != str(getattr(trainer, "precision", ""))
-        opt = make_adamw(self.cfm.parameters(), hp.lr, hp.betas, hp.weight_decay, fused=fused)
+        opt = make_adamw(self.trained_parameters(), hp.lr, hp.betas, hp.weight_decay, fused=fused)
         total = trainer.max_steps if trainer is not None and trainer.max_steps > 0 else 0
         schedule = partial(warmup_linear_decay, warmup=hp.warmup_steps, total=total)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
@@ -167,7 +220,7 @@ class F5Module(pl.LightningModule):
         if not gradient_clip_val:
             return
         if optimizer.defaults.get("fused") and str(gradient_clip_algorithm or "norm") == "norm":
-            torch.nn.utils.clip_grad_norm_(self.cfm.parameters(), gradient_clip_val)
+            torch.nn.utils.clip_grad_norm_(self.trained_parameters(), gradient_clip_val)
         else:
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
@@ -180,6 +233,12 @@ class F5Module(pl.LightningModule):
             "frame_rate": self.frame_rate,
             "max_duration_s": self.hparams.max_duration_s,
         }
+        if self.aligned:
+            checkpoint["f5_config"].update(
+                conditioning="aligned",
+                alignment=self.hparams.alignment,
+                duration_predictor=self.duration.args,
+            )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "vocab" in checkpoint:
@@ -214,7 +273,7 @@ class F5Module(pl.LightningModule):
         n = int(batch["feat_lens"][0])
         n_ref = max(1, int(0.3 * n))
         feats = batch["feats"][:1, :n].float()
-        text = encode_texts(self.vocab, batch["texts"][:1], self.device)
+        text = self._text(batch)[0][:1, :n]
         self.ema.eval()
         out = CFM(self.ema).sample(
             feats[:, :n_ref],
