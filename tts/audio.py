@@ -39,6 +39,18 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
+def audio_duration(path: str | Path) -> float:
+    """Seconds of audio in ``path`` read from its header (nothing decoded); AudioError names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: file not found")
+    try:
+        info = sf.info(str(path))
+    except Exception as e:
+        raise AudioError(f"{path}: unreadable audio ({type(e).__name__}: {e})") from e
+    return info.frames / info.samplerate
+
+
 @lru_cache(maxsize=32)
 def _resampler(sr_in: int, sr_out: int):
     import torchaudio

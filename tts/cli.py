@@ -9,12 +9,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
 USAGE = """\
 usage: tts <command> [args]
 
 Training (LightningCLI; YAML recipes under recipes/):
-  fit -c RECIPE.yaml        train a model (VAE, Vocos or F5 DiT); resumes from the recipe's last.ckpt
+  fit -c RECIPE.yaml        train a model (VAE, Vocos or F5 DiT); rerunning the same command resumes
+                            from last.ckpt in its checkpoint dir (said in the log); --ckpt_path=FILE
+                            resumes from FILE; delete last.ckpt to start over
   validate -c RECIPE.yaml   run the validation loop
   test -c RECIPE.yaml       run the test loop
 
@@ -54,19 +57,101 @@ def set_offline() -> None:
         os.environ.setdefault(var, "1")
 
 
+# Trainer arguments where an int counts batches and a float is a fraction: jsonargparse reads the
+# Trainer's ``Optional[Union[int, float]]`` as ``Union[float, int, None]`` (typing's cache hands back an
+# equal Union with the other order), so a recipe's ``limit_val_batches: 1`` became 1.0 = 100%.
+_INT_OR_FRACTION = ("limit_train_batches", "limit_val_batches", "limit_test_batches",
+                    "limit_predict_batches", "overfit_batches", "val_check_interval")  # fmt: skip
+
+
+def _checkpoint_dir(trainer) -> Path | None:
+    """Where this run's ModelCheckpoint(save_last=True) writes last.ckpt, as Lightning resolves it.
+
+    A logger without a fixed ``version`` would start a new ``version_N`` dir on every run: it is pinned to
+    the newest earlier version that holds a last.ckpt, so a rerun continues in the same dir.
+    """
+    cb = trainer.checkpoint_callback
+    if cb is None or not getattr(cb, "save_last", False):
+        return None
+    if cb.dirpath is not None:
+        return Path(cb.dirpath)
+    if not trainer.loggers:
+        return Path(trainer.default_root_dir) / "checkpoints"
+    logger = trainer.loggers[0]
+    base = Path(logger.save_dir or trainer.default_root_dir) / str(logger.name)
+    if getattr(logger, "_version", 0) is None:
+        done = [int(d.name[8:]) for d in base.glob("version_*/checkpoints/last.ckpt/../..")
+                if d.name[8:].isdigit()]  # fmt: skip
+        if not done:
+            return None
+        logger._version = max(done)
+    version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+    return base / version / "checkpoints"
+
+
+def check_resumable(path: Path) -> None:
+    """Raise CheckpointError naming ``path`` when it cannot be resumed from (truncated, not a checkpoint)."""
+    from tts.io import CheckpointError, load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError as e:
+        raise CheckpointError(
+            f"{e}\n{path} cannot be resumed from (a run killed while writing it leaves it truncated). Delete "
+            "it to start over, or resume from another checkpoint with --ckpt_path=FILE."
+        ) from e
+    if "global_step" not in ckpt or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not a Lightning training checkpoint (no global_step / state_dict)")
+
+
 def lightning_cli(argv: list[str]) -> int:
     """``tts fit|validate|test -c recipe.yaml``: LightningCLI with model and data chosen by the recipe."""
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
-    LightningCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        args=argv,
-    )
+    from tts.io import CheckpointError
+
+    class CLI(LightningCLI):
+        def add_arguments_to_parser(self, parser) -> None:
+            for action in parser._actions:
+                if action.dest.rpartition(".")[2] in _INT_OR_FRACTION and hasattr(action, "_typehint"):
+                    action._typehint = int | float | None
+
+        def _parse_ckpt_path(self) -> None:
+            explicit = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+            if explicit and Path(explicit).is_file():
+                check_resumable(Path(explicit))
+            super()._parse_ckpt_path()
+
+        def before_fit(self) -> None:
+            """Resume from this run's last.ckpt unless the command names a ``--ckpt_path``."""
+            config = self.config_init[self.subcommand]
+            if config.get("ckpt_path") is not None:
+                print(f"tts fit: resuming from {config['ckpt_path']} (--ckpt_path)", file=sys.stderr)
+                return
+            ckpt_dir = _checkpoint_dir(self.trainer)
+            last = ckpt_dir / "last.ckpt" if ckpt_dir else None
+            if last is None or not last.exists():
+                print(f"tts fit: no last.ckpt in {ckpt_dir or 'the checkpoint dir'}: training from step 0",
+                      file=sys.stderr)  # fmt: skip
+                return
+            check_resumable(last)
+            print(f"tts fit: resuming from {last} (delete it to start over)", file=sys.stderr)
+            config["ckpt_path"] = str(last)
+
+    try:
+        CLI(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            # LightningCLI warns when it is given the process' own arguments a second time
+            args=None if argv == sys.argv[1:] else argv,
+        )
+    except CheckpointError as e:
+        print(f"tts {argv[0]}: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; written files get what open() would give them (0666 less the umask)
+FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temp file onto ``path``; the suffix is kept."""
     path = Path(path)
@@ -19,6 +29,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -43,6 +54,22 @@ def append_jsonl(path: str | Path, row: dict) -> None:
         f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def read_lines(path: str | Path) -> list[tuple[int, str, str | None]]:
+    """(line number, text, problem) per line of a text file; a line that is not UTF-8 gets a problem.
+
+    One bad line never stops a reader: its problem names the line and the offending byte.
+    """
+    out = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            raw = raw.rstrip(b"\r\n")
+            try:
+                out.append((lineno, raw.decode("utf-8"), None))
+            except UnicodeDecodeError as e:
+                out.append((lineno, "", f"line {lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})"))
+    return out
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

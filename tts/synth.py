@@ -1,9 +1,12 @@
 """Batch synthesis with an F5 model: a JSONL/TSV list of (id, text, ref_audio, ref_text[, duration]) -> wavs.
 
 Resumable and fault tolerant: ``<out>/<id>.wav`` is written atomically, then a row is appended to
-``<out>/results.jsonl``; a rerun skips ids that have both. Lines that cannot be synthesized (unparseable,
-missing keys, duplicate id, empty text, unknown characters, unreadable prompt audio, too long for the model)
-are listed in ``<out>/errors.jsonl`` (this run's errors, with line numbers) while the rest completes.
+``<out>/results.jsonl``; a rerun skips ids that have both. ``<out>/settings.json`` records the model's
+sha256 and every sampling setting: a rerun with another model or setting is refused (the differences
+named) unless ``overwrite`` clears the earlier outputs. Lines that cannot be synthesized (unparseable or
+non-UTF-8, missing keys, duplicate or unsafe id, id over 200 bytes, empty text, unknown characters,
+unreadable or over-long prompt audio, too long for the model, a failed save) are listed in
+``<out>/errors.jsonl`` (this run's errors, with line numbers) while the rest completes.
 
 Aligned models (``tts.f5.aligned``): frames per token come from the model's duration predictor
 (``--durations predictor``, with ``--speed``) or from the row's own ``alignment``
@@ -18,18 +21,70 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from tts.io import append_jsonl, atomic_write_text, read_jsonl
+from tts.io import (
+    CheckpointError,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_text,
+    read_jsonl,
+    read_lines,
+    sha256_files,
+)
 
 REQUIRED = ("id", "text", "ref_audio", "ref_text")
 DEFAULT_BATCH_FRAMES = 8192
+MAX_ID_BYTES = 200  # <id>.wav and its temp file (.<id>.XXXXXXXX.wav) stay under the 255-byte name limit
+SETTINGS_NAME = "settings.json"
+
+
+class SynthError(RuntimeError):
+    """A synthesis run that cannot start: bad settings, unwritable or mismatched output dir, bad model."""
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Every setting that changes the audio; ``problems()`` states each one outside its allowed range."""
+
+    nfe: int = 32
+    cfg: float = 2.0
+    sway: float | None = -1.0
+    speed: float = 1.0
+    seed: int = 0
+    method: str = "euler"
+
+    def problems(self) -> list[str]:
+        out = []
+
+        def number(name: str, lo: float, hi: float, integer: bool = False, lo_open: bool = False) -> None:
+            v = getattr(self, name)
+            kind = "an integer" if integer else "a finite number"
+            ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
+            ok = ok and not isinstance(v, bool) and (v > lo if lo_open else v >= lo) and v <= hi
+            if not ok:
+                bound = f"({lo:g}, {hi:g}]" if lo_open else f"[{lo:g}, {hi:g}]"
+                out.append(f"{name} must be {kind} in {bound}, got {v!r}")
+
+        number("nfe", 1, 1000, integer=True)
+        number("cfg", 0, 100)
+        if self.sway is not None:
+            number("sway", -1, 1)
+        number("speed", 0, 10, lo_open=True)
+        number("seed", 0, 2**31 - 1, integer=True)
+        if self.method not in ("euler", "midpoint"):
+            out.append(f"method must be euler or midpoint, got {self.method!r}")
+        elif self.method == "midpoint" and isinstance(self.nfe, int) and self.nfe < 2:
+            out.append(f"nfe must be >= 2 with the midpoint method (2 evaluations a step), got {self.nfe}")
+        return out
 
 
 @dataclass
@@ -55,11 +110,15 @@ def _error(line: int, utt_id: str | None, reason: str) -> dict:
 def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
     """Parse a JSONL (or .tsv with a header) list -> (items, error rows); lines 1-based."""
     path = Path(path)
-    raw = path.read_text(encoding="utf-8").splitlines()
+    if not path.is_file():
+        raise SynthError(f"synthesis list not found: {path}")
+    raw = read_lines(path)
     rows: list[tuple[int, dict | None, str | None]] = []
+    rows += [(lineno, None, problem) for lineno, line, problem in raw if problem]
+    raw = [(lineno, line) for lineno, line, problem in raw if not problem]
     if path.suffix.lower() == ".tsv":  # split on tabs only: no quoting, texts keep their quotes
-        header = raw[0].split("\t") if raw else []
-        for lineno, line in enumerate(raw[1:], start=2):
+        header = raw[0][1].split("\t") if raw else []
+        for lineno, line in raw[1:]:
             if not line.strip():
                 continue
             cells = line.split("\t")
@@ -70,7 +129,7 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
                 continue
             rows.append((lineno, {k: v for k, v in zip(header, cells) if v != ""}, None))
     else:
-        for lineno, line in enumerate(raw, start=1):
+        for lineno, line in raw:
             if not line.strip():
                 continue
             try:
@@ -81,7 +140,7 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
             except ValueError as e:
                 rows.append((lineno, None, f"unparseable line: {e}"))
     items, errors, seen = [], [], {}
-    for lineno, row, problem in rows:
+    for lineno, row, problem in sorted(rows, key=lambda r: r[0]):
         if row is None:
             errors.append(_error(lineno, None, problem or "unparseable line"))
             continue
@@ -93,6 +152,9 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
         utt_id = str(utt_id)
         if not utt_id or "/" in utt_id or "\\" in utt_id or utt_id.startswith("."):
             errors.append(_error(lineno, utt_id, "id is not usable as a file name"))
+            continue
+        if len(utt_id.encode("utf-8")) > MAX_ID_BYTES:
+            errors.append(_error(lineno, utt_id[:40] + "...", f"id longer than {MAX_ID_BYTES} bytes (UTF-8)"))
             continue
         if utt_id in seen:
             errors.append(_error(lineno, utt_id, f"duplicate id (first on line {seen[utt_id]})"))
@@ -132,7 +194,7 @@ def noise_seed(utt_id: str, seed: int) -> int:
 
 def prepare(item: Item, model, space, speed: float, durations: str = "predictor") -> str | None:
     """Load + encode the prompt, encode the text, fix the length; returns an error reason or None."""
-    from tts.audio import AudioError, load_audio
+    from tts.audio import AudioError, audio_duration, load_audio
     from tts.f5.cfm import estimate_frames
     from tts.text import TextError
 
@@ -144,6 +206,12 @@ def prepare(item: Item, model, space, speed: float, durations: str = "predictor"
     except TextError as e:
         return str(e)
     try:
+        seconds = audio_duration(item.ref_audio)  # from the header: a huge prompt is never decoded
+        if seconds >= model.max_duration_s:
+            return (
+                f"prompt audio: {item.ref_audio} is {seconds:.1f} s, not shorter than the model's maximum "
+                f"{model.max_duration_s:.1f} s (prompt + speech); use a shorter prompt"
+            )
         wav = load_audio(item.ref_audio, space.sample_rate)
     except AudioError as e:
         return f"prompt audio: {e}"
@@ -212,6 +280,44 @@ def synthesize_batch(
     return wavs
 
 
+def model_files(model: str | Path) -> list[Path]:
+    """The files whose bytes define a model: an export dir's files, or the checkpoint file."""
+    model = Path(model)
+    return sorted(p for p in model.iterdir() if p.is_file()) if model.is_dir() else [model]
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove it writable (before any model loads); SynthError otherwise."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise SynthError(f"--out {out_dir} is not writable: {e.strerror or e}") from e
+
+
+def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse to resume into ``out_dir`` when it was made with other settings (or clear it with ``overwrite``)."""
+    path = out_dir / SETTINGS_NAME
+    results = out_dir / "results.jsonl"
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if earlier is None and results.is_file() and read_jsonl(results):
+        earlier = {"settings.json": "missing (outputs of an unknown model and settings)"}
+    diff = {k: (earlier.get(k), settings.get(k)) for k in sorted(set(earlier or {}) | set(settings))
+            if (earlier or {}).get(k) != settings.get(k)} if earlier else {}  # fmt: skip
+    if diff and not overwrite:
+        named = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in diff.items())
+        raise SynthError(
+            f"{out_dir} holds outputs made with other settings ({named}). Use another --out, or pass "
+            "--overwrite to delete its wavs and results and synthesize again."
+        )
+    if diff or (overwrite and earlier):
+        for f in [results, out_dir / "errors.jsonl", *out_dir.glob("*.wav")]:
+            f.unlink(missing_ok=True)
+    atomic_write_json(path, settings)
+
+
 def synthesize_list(
     model: str,
     input: str,
@@ -227,11 +333,14 @@ def synthesize_list(
     space: str | None = None,
     progress: bool = True,
     durations: str = "predictor",
+    overwrite: bool = False,
 ) -> dict:
     """Synthesize every line of ``input`` into ``out``; returns the run summary (see module doc).
 
     ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
     ``durations`` (aligned models only): ``predictor`` or ``oracle`` (each row's ``alignment``).
+    Raises SynthError (nothing done) for settings out of range, an unwritable ``out``, or an ``out`` made
+    with another model or settings (unless ``overwrite``).
     """
     from tqdm import tqdm
 
@@ -240,11 +349,23 @@ def synthesize_list(
     from tts.features import load_space
 
     t_start = time.perf_counter()
+    sampling = SamplingSettings(nfe=nfe, cfg=cfg, sway=sway, speed=speed, seed=seed, method=method)
+    problems = sampling.problems()
+    if not (isinstance(batch_frames, int) and batch_frames >= 1):
+        problems.append(f"batch_frames must be an integer >= 1, got {batch_frames!r}")
+    if problems:
+        raise SynthError("invalid synthesis settings: " + "; ".join(problems))
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir)
+    if not Path(model).exists():
+        raise SynthError(f"F5 model not found: {model} (an export dir or a .ckpt)")
     results_path, errors_path = out_dir / "results.jsonl", out_dir / "errors.jsonl"
     items, errors = read_list(input)
     n_lines = len(items) + len(errors)
+    check_settings(
+        out_dir, {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations,
+         **asdict(sampling)}, overwrite
+    )
 
     def write_errors() -> None:
         atomic_write_text(errors_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
@@ -253,10 +374,13 @@ def synthesize_list(
     todo = [it for it in items if it.id not in done]
     n_skipped = len(items) - len(todo)
 
-    f5 = load(model, device=device)
-    fspace = load_space(space or f5.space).to(device)
+    try:
+        f5 = load(model, device=device)
+        fspace = load_space(space or f5.space).to(device)
+    except (CheckpointError, OSError) as e:
+        raise SynthError(str(e)) from e
     if abs(fspace.frame_rate - f5.frame_rate) > 1e-6 or fspace.dim != f5.net.feat_dim:
-        raise ValueError(
+        raise SynthError(
             f"feature space {fspace.spec!r} ({fspace.dim} x {fspace.frame_rate} Hz) does not match "
             f"the model ({f5.net.feat_dim} x {f5.frame_rate} Hz)"
         )
@@ -287,7 +411,12 @@ def synthesize_list(
         for it, wav in zip(batch, wavs):
             dur = wav.numel() / fspace.sample_rate
             share = batch_s * (it.total_frames - it.prompt.shape[0]) / max(1, gen_frames)
-            save_audio(out_dir / f"{it.id}.wav", wav, fspace.sample_rate)
+            try:
+                save_audio(out_dir / f"{it.id}.wav", wav, fspace.sample_rate)
+            except OSError as e:  # disk full, name refused by the file system: this line fails, not the run
+                errors.append(_error(it.line, it.id, f"cannot save {out_dir / (it.id + '.wav')}: {e}"))
+                write_errors()
+                continue
             append_jsonl(
                 results_path,
                 {
@@ -331,16 +460,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Batch synthesis with an F5 model. LIST is JSONL (or .tsv with a header) with columns "
         "id, text, ref_audio, ref_text and optional duration (seconds of generated speech). Writes "
         "OUT/<id>.wav, OUT/results.jsonl (resumable: a rerun skips finished ids) and OUT/errors.jsonl. "
-        "Exit code 0 when every line was synthesized, 1 otherwise.",
+        f"Ids are file names: no '/', no leading '.', at most {MAX_ID_BYTES} bytes. A rerun into the same OUT "
+        "resumes only when the model and every sampling setting match (OUT/settings.json); otherwise it is "
+        "refused with the differences named, or --overwrite starts OUT over. "
+        "Exit code 0 when every line was synthesized, 1 when some lines failed (OUT/errors.jsonl), 2 when "
+        "nothing could run (bad settings, unwritable OUT, missing or corrupt model).",
     )
     p.add_argument("--model", required=True, help="F5 export dir (model.safetensors + config.json) or .ckpt")
     p.add_argument("--input", required=True, help="synthesis list (JSONL or TSV)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--nfe", type=int, default=32, help="network evaluations (default 32)")
-    p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength (default 2)")
-    p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient (default -1)")
-    p.add_argument("--speed", type=float, default=1.0, help="speaking rate for the duration rule (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--nfe", type=int, default=32, help="network evaluations, 1-1000 (default 32)")
+    p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength, 0-100 (default 2)")
+    p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient, -1 to 1 (default -1)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="speaking rate for the duration rule, (0, 10] (default 1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="run seed, 0 to 2^31-1 (default 0)")
     p.add_argument(
         "--batch-frames",
         type=int,
@@ -360,27 +495,40 @@ def build_parser() -> argparse.ArgumentParser:
         "scales them) or from each row's own `alignment` [[symbol, start_s, duration_s], ...] (oracle)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--overwrite", action="store_true", help="delete OUT's earlier wavs and results when their settings differ"
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
-    summary = synthesize_list(
-        a.model,
-        a.input,
-        a.out,
-        nfe=a.nfe,
-        cfg=a.cfg,
-        sway=a.sway,
-        speed=a.speed,
-        seed=a.seed,
-        batch_frames=a.batch_frames,
-        device=a.device,
-        method=a.method,
-        space=a.space,
-        progress=not a.no_progress,
-        durations=a.durations,
-    )
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    sampling = SamplingSettings(nfe=a.nfe, cfg=a.cfg, sway=a.sway, speed=a.speed, seed=a.seed, method=a.method)
+    problems = sampling.problems() + ([f"--batch-frames must be >= 1, got {a.batch_frames}"] if a.batch_frames < 1 else [])
+    if problems:
+        parser.error("; ".join(f"--{p}" if not p.startswith("--") else p for p in problems))
+    try:
+        summary = synthesize_list(
+            a.model,
+            a.input,
+            a.out,
+            nfe=a.nfe,
+            cfg=a.cfg,
+            sway=a.sway,
+            speed=a.speed,
+            seed=a.seed,
+            batch_frames=a.batch_frames,
+            device=a.device,
+            method=a.method,
+            space=a.space,
+            progress=not a.no_progress,
+            durations=a.durations,
+            overwrite=a.overwrite,
+        )
+    except SynthError as e:
+        print(f"tts synth: {e}", file=sys.stderr)
+        return 2
     print(
         f"synth: {summary['synthesized']} synthesized, {summary['skipped_done']} already done, "
         f"{summary['errors']} errors (see {Path(a.out) / 'errors.jsonl'}) of {summary['lines']} lines; "

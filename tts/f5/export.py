@@ -110,9 +110,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
             raise FileNotFoundError(f"{path}: F5 export dir lacks {', '.join(missing)}")
         from safetensors.torch import load_file
 
-        config = json.loads(files[0].read_text())
+        redo = "re-export the model from its training checkpoint (tts.f5.export.export)"
+        try:
+            config = json.loads(files[0].read_text(encoding="utf-8"))
+            vocab = Vocab.load(files[2])
+        except (ValueError, UnicodeDecodeError) as e:
+            bad = files[0] if "config" not in locals() else files[2]
+            raise CheckpointError(f"{bad}: not valid JSON ({e}); {redo}") from e
+        try:
+            weights = load_file(files[1])
+        except Exception as e:  # safetensors raises its own error type for truncated headers and data
+            raise CheckpointError(f"{files[1]}: unreadable safetensors file ({e}); truncated? {redo}") from e
         dur = load_file(path / DURATION_NAME) if (path / DURATION_NAME).is_file() else None
-        model = _from_config(config, load_file(files[1]), Vocab.load(files[2]), str(path), dur)
+        model = _from_config(config, weights, vocab, str(path), dur)
     elif path.is_file():
         ckpt = load_checkpoint(path)
         if "f5_config" not in ckpt or "vocab" not in ckpt:
