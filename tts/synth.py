@@ -362,10 +362,8 @@ def synthesize_list(
     results_path, errors_path = out_dir / "results.jsonl", out_dir / "errors.jsonl"
     items, errors = read_list(input)
     n_lines = len(items) + len(errors)
-    check_settings(
-        out_dir, {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations,
-         **asdict(sampling)}, overwrite
-    )
+    settings = {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations}
+    check_settings(out_dir, {**settings, **asdict(sampling)}, overwrite)
 
     def write_errors() -> None:
         atomic_write_text(errors_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
