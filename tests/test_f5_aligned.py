@@ -17,7 +17,6 @@ from tts.data.cache import extract_to_cache
 from tts.data.datamodule import UtteranceDataModule
 from tts.f5 import export, load
 from tts.f5.aligned import (
-    PIPER_SYMBOLS,
     aligned_batch,
     alignment_frames,
     default_vocab,
@@ -31,7 +30,7 @@ from tts.features.mel import MelSpace
 from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
 from tts.io import read_jsonl
 from tts.synth import synthesize_list
-from tts.text import TextError, Vocab
+from tts.text import TextError, Vocab, phonemize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,12 +85,14 @@ def test_aligned_batch_repeats_ids_over_frames_and_pads_with_filler():
     assert (frames[:, :10] != 0).all()  # no filler inside an utterance
 
 
-def test_default_phoneme_vocab_covers_piper_and_names_unknown_symbols():
+def test_default_vocab_follows_the_alignment_kind_and_names_unknown_symbols():
     vocab = default_vocab("phoneme")
-    assert vocab.symbols[0] == "<f>" and set(PIPER_SYMBOLS) <= set(vocab.symbols)
+    assert vocab.kind == "phoneme" and vocab.symbols == Vocab(kind="phoneme").symbols
     assert default_vocab("char").symbols == Vocab().symbols
     with pytest.raises(TextError, match=r"'ʘʘ'.*'u7'"):
         symbol_ids(vocab, ["a", "ʘʘ"], "u7")
+    with pytest.raises(TextError, match="filler"):
+        symbol_ids(vocab, ["a", "<f>"])
     with pytest.raises(ValueError, match="ids but"):
         expand([1, 2], torch.tensor([1]))
 
@@ -118,8 +119,13 @@ def test_duration_predictor_learns_per_symbol_durations():
 # --------------------------------------------------------------------------- corpus, training, synth
 
 
+def _symbols(text: str, kind: str) -> list[str]:
+    return phonemize(text) if kind == "phoneme" else list(text)
+
+
 def _with_alignments(cuts: CutSet, kind: str, skip: str | None = None) -> CutSet:
-    """Character 'alignments' spread evenly over each utterance (symbols = the text's characters)."""
+    """Alignments spread evenly over each utterance: the text's characters (``char``), or its piper
+    phonemes (``phoneme``, the symbols a piper voice's alignment carries)."""
     out = []
     for cut in cuts:
         sups = []
@@ -127,7 +133,7 @@ def _with_alignments(cuts: CutSet, kind: str, skip: str | None = None) -> CutSet
             if cut.id == skip:
                 sups.append(sup)
                 continue
-            chars = list(sup.text)
+            chars = _symbols(sup.text, kind)
             d = sup.duration / len(chars)
             items = [AlignmentItem(c, round(sup.start + i * d, 4), round(d, 4)) for i, c in enumerate(chars)]
             sups.append(sup.with_alignment(kind, items))
@@ -166,7 +172,7 @@ def test_datamodule_loads_alignments_and_skips_cuts_without(aligned_corpus):
     assert dm.reports["train"].counts == {"missing_alignment": 1}
     batch = next(iter(dm.train_dataloader()))
     cut = {c.id: c for c in load_manifest(aligned_corpus["train"])}[batch["ids"][0]]
-    assert [a[0] for a in batch["alignments"][0]] == list(cut.supervisions[0].text)
+    assert [a[0] for a in batch["alignments"][0]] == phonemize(cut.supervisions[0].text)
     n = int(batch["feat_lens"][0])
     assert n == cut.load_custom("feats").shape[0]
 
@@ -186,18 +192,19 @@ def _fit_recipe(tmp_path, aligned_corpus, kind: str, steps: int = 3) -> Path:
 
 
 @pytest.fixture(scope="module")
-def char_model(aligned_corpus, tmp_path_factory):
-    """The smoke recipe trained a few steps on 'char' alignments, exported."""
+def phoneme_model(aligned_corpus, tmp_path_factory):
+    """The smoke recipe trained a few steps on phoneme alignments, exported."""
     tmp = tmp_path_factory.mktemp("fit")
-    ckpt = _fit_recipe(tmp, aligned_corpus, "char")
+    ckpt = _fit_recipe(tmp, aligned_corpus, "phoneme")
     return ckpt, export(ckpt, tmp / "export")
 
 
-def test_smoke_recipe_trains_aligned_dit_and_duration_head(char_model):
-    ckpt, out = char_model
+def test_smoke_recipe_trains_aligned_dit_and_duration_head(phoneme_model):
+    ckpt, out = phoneme_model
     saved = torch.load(ckpt, weights_only=True)
     cfg = saved["f5_config"]
-    assert cfg["conditioning"] == "aligned" and cfg["alignment"] == "char"
+    assert cfg["conditioning"] == "aligned" and cfg["alignment"] == "phoneme"
+    assert saved["vocab"]["kind"] == "phoneme"
     assert cfg["duration_predictor"]["vocab_size"] == len(saved["vocab"]["symbols"])
     state = saved["state_dict"]
     assert any(k.startswith("duration.") for k in state)
@@ -216,17 +223,17 @@ def _synth_list(aligned_corpus, tmp_path, extra: list[dict] | None = None) -> tu
     src = lambda c: c.recording.sources[0].source  # noqa: E731
     rows = [
         {"id": "u_pred", "text": cb.supervisions[0].text, "ref_audio": src(ca), "ref_text": ca.supervisions[0].text,
-         "alignment": list_alignment(cb, "char")},
+         "alignment": list_alignment(cb, "phoneme")},
         {"id": "u_refali", "text": ca.supervisions[0].text, "ref_audio": src(cb), "ref_text": cb.supervisions[0].text,
-         "alignment": list_alignment(ca, "char"), "ref_alignment": list_alignment(cb, "char")},
+         "alignment": list_alignment(ca, "phoneme"), "ref_alignment": list_alignment(cb, "phoneme")},
     ] + (extra or [])  # fmt: skip
     path = tmp_path / "list.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return str(path), {"u_pred": cb, "u_refali": ca}
 
 
-def test_synth_with_predicted_durations(char_model, aligned_corpus, tmp_path):
-    _, model = char_model
+def test_synth_with_predicted_durations(phoneme_model, aligned_corpus, tmp_path):
+    _, model = phoneme_model
     lst, _ = _synth_list(aligned_corpus, tmp_path)
     out = tmp_path / "out"
     summary = synthesize_list(str(model), lst, str(out), nfe=2, space=f"mel:vocos={aligned_corpus['vocos']}",
@@ -239,11 +246,11 @@ def test_synth_with_predicted_durations(char_model, aligned_corpus, tmp_path):
     assert fast["audio_s"] < summary["audio_s"]  # a higher speed factor gives shorter speech
 
 
-def test_synth_with_oracle_durations_uses_the_rows_alignment(char_model, aligned_corpus, tmp_path):
+def test_synth_with_oracle_durations_uses_the_rows_alignment(phoneme_model, aligned_corpus, tmp_path):
     from tts.f5.aligned import align_item
     from tts.synth import read_list
 
-    _, model_dir = char_model
+    _, model_dir = phoneme_model
     some_wav = next(iter(load_manifest(aligned_corpus["dev"]))).recording.sources[0].source
     bad = {"id": "u_bad", "text": "x", "ref_audio": some_wav, "ref_text": "A.",
            "alignment": [["ʘʘ", 0.0, 0.1]]}  # fmt: skip
@@ -256,7 +263,7 @@ def test_synth_with_oracle_durations_uses_the_rows_alignment(char_model, aligned
     rows = {r["id"]: r for r in read_jsonl(out / "results.jsonl")}
     assert rows["u_pred"]["durations"] == "oracle"
     for utt, cut in cuts.items():  # generated frames = the ground truth's own frames
-        n = round(max(s + d for _, s, d in list_alignment(cut, "char")) * 93.75)
+        n = round(max(s + d for _, s, d in list_alignment(cut, "phoneme")) * 93.75)
         assert rows[utt]["duration_s"] == pytest.approx((n - 1) * 256 / 24000, abs=1e-3)
     # the frame ids of the generated part are the oracle alignment expanded on the 93.75 Hz grid
     model = load(model_dir)
@@ -265,13 +272,13 @@ def test_synth_with_oracle_durations_uses_the_rows_alignment(char_model, aligned
     cut, ref = cuts["u_refali"], cuts["u_pred"]
     item.prompt = torch.zeros(ref.load_custom("feats").shape[0], 100)
     assert align_item(item, model, durations="oracle") is None
-    gen_ids = symbol_ids(model.vocab, list(cut.supervisions[0].text))
-    starts = [a.start for a in cut.supervisions[0].alignment["char"]]
-    end = max(s + d for _, s, d in list_alignment(cut, "char"))
+    gen_ids = symbol_ids(model.vocab, phonemize(cut.supervisions[0].text))
+    starts = [a.start for a in cut.supervisions[0].alignment["phoneme"]]
+    end = max(s + d for _, s, d in list_alignment(cut, "phoneme"))
     expect = expand(gen_ids, alignment_frames(starts, 93.75, round(end * 93.75)))
     assert item.ids[item.prompt.shape[0] :] == expect.tolist()
-    ref_ids = symbol_ids(model.vocab, list(ref.supervisions[0].text))
-    ref_starts = [a.start for a in ref.supervisions[0].alignment["char"]]
+    ref_ids = symbol_ids(model.vocab, phonemize(ref.supervisions[0].text))
+    ref_starts = [a.start for a in ref.supervisions[0].alignment["phoneme"]]
     assert item.ids[: item.prompt.shape[0]] == expand(
         ref_ids, alignment_frames(ref_starts, 93.75, item.prompt.shape[0])
     ).tolist()

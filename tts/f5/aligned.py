@@ -19,10 +19,10 @@ silence before the first token goes to the first token, a gap between tokens to 
 trailing frames past the last token's end to the last one. A token shorter than a frame may get 0 frames.
 
 Symbols: the vocabulary saved with the checkpoint (``tts.text.Vocab``; filler id 0 never appears in
-valid frames). Without a vocab file the default is ``default_vocab(kind)``: for ``phoneme`` the base
-characters plus piper's espeak-ng phoneme inventory (151 symbols of en_US-joe-medium's phoneme_id_map),
-for any other kind (e.g. ``char``) the default character vocabulary. ``tokenize`` turns raw text into
-the same symbols for synthesis (characters, or phonemes through ``tts.text``'s phonemizer once present).
+valid frames). Without a vocab file the default is ``default_vocab(kind)``: ``Vocab(kind="phoneme")``
+(piper's espeak-ng symbols, the same the piper voice's alignments carry) for ``phoneme`` alignments,
+the character vocabulary for any other kind (e.g. ``char``). For synthesis, raw text becomes the same
+symbols through the vocab's own tokenizer (``Vocab.encode``: characters, or ``phonemize``).
 """
 
 from __future__ import annotations
@@ -32,16 +32,10 @@ from collections.abc import Sequence
 
 import torch
 
-from tts.text import BASE_CHARS, FILLER, TextError, Vocab
+from tts.text import FILLER, TextError, Vocab
 
 CONDITIONINGS = ("filler", "aligned")
 DURATION_SOURCES = ("predictor", "oracle")
-
-# Every symbol of piper's en_US-joe-medium phoneme_id_map (espeak-ng IPA, "_" pad, "^" BOS, "$" EOS).
-PIPER_SYMBOLS = (
-    "_^$ !'(),-.:;?abcdefhijklmnopqrstuvwxyzæçðøħŋœǀǁǂǃɐɑɒɓɔɕɖɗɘəɚɛɜɞɟɠɡɢɣɤɥɦɧɨɪɫɬɭɮɯɰɱɲɳɴɵɶɸɹɺɻɽɾʀʁʂʃ"
-    "ʄʈʉʊʋʌʍʎʏʐʑʒʔʕʘʙʛʜʝʟʡʢʲˈˌːˑ˞βθχᵻⱱ0123456789\u0327\u032a\u032f\u0329\u0303ʰˤε↓#"
-)
 
 
 class AlignmentError(ValueError):
@@ -50,42 +44,23 @@ class AlignmentError(ValueError):
 
 def default_vocab(kind: str = "phoneme") -> Vocab:
     """The symbol vocabulary used when no vocab file is given (see module doc)."""
-    if kind != "phoneme":
-        return Vocab()
-    try:  # helper "voice"'s phoneme vocabulary in tts.text, once it exists, is the reference
-        from tts.text import phoneme_vocab  # type: ignore[attr-defined]
-
-        return phoneme_vocab()
-    except ImportError:
-        pass
-    extra = [s for s in dict.fromkeys(PIPER_SYMBOLS) if s not in BASE_CHARS]
-    return Vocab([FILLER, *BASE_CHARS, *extra])
+    return Vocab(kind="phoneme") if kind == "phoneme" else Vocab()
 
 
-def tokenize(vocab: Vocab, text: str, kind: str = "phoneme", utt_id: str | None = None) -> list[int]:
-    """Raw text -> token ids of the alignment's kind (phonemes via ``tts.text``, else characters)."""
-    if kind != "phoneme":
-        return vocab.encode(text, on_unknown="error", utt_id=utt_id)
-    try:
-        from tts.text import phonemize  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise TextError(
-            "this model is conditioned on phonemes but tts.text has no phonemizer (phonemize); give the "
-            "utterance's own alignment (durations: oracle) or use a character-aligned model"
-        ) from e
-    return symbol_ids(vocab, list(phonemize(text)), utt_id)
+def tokenize(vocab: Vocab, text: str, utt_id: str | None = None) -> list[int]:
+    """Raw text -> token ids with the vocab's own tokenizer (characters, or phonemes via piper)."""
+    return vocab.encode(text, on_unknown="error", utt_id=utt_id)
 
 
 def symbol_ids(vocab: Vocab, symbols: Sequence[str], utt_id: str | None = None) -> list[int]:
-    """Alignment symbols -> ids; unknown symbols raise ``TextError`` naming them and the utterance."""
-    index = {s: i for i, s in enumerate(vocab.symbols)}
-    bad = list(dict.fromkeys(s for s in symbols if s not in index or s == FILLER))
-    if bad:
-        where = f" in utterance {utt_id!r}" if utt_id else ""
-        raise TextError(f"unknown alignment symbol(s) {', '.join(repr(s) for s in bad)}{where}")
+    """Alignment symbols -> ids; unknown symbols (or the filler) raise ``TextError`` naming them and the
+    utterance."""
+    where = f" in utterance {utt_id!r}" if utt_id else ""
     if not symbols:
-        raise TextError(f"empty alignment{f' in utterance {utt_id!r}' if utt_id else ''}")
-    return [index[s] for s in symbols]
+        raise TextError(f"empty alignment{where}")
+    if FILLER in symbols:
+        raise TextError(f"alignment uses the filler symbol {FILLER!r}{where}")
+    return vocab.encode_symbols(list(symbols), on_unknown="error", utt_id=utt_id)
 
 
 def cut_alignment(cut, kind: str = "phoneme") -> list[tuple[str, float, float]]:
@@ -239,7 +214,7 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
         raise ValueError(f"durations must be one of {DURATION_SOURCES}, not {durations!r}")
     if speed <= 0:
         return f"speed must be > 0, got {speed}"
-    kind, vocab, rate = model.alignment or "phoneme", model.vocab, model.frame_rate
+    vocab, rate = model.vocab, model.frame_rate
     n_ref = int(item.prompt.shape[0])
     try:
         ref_ali = getattr(item, "ref_alignment", None)
@@ -249,7 +224,7 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
             prompt_ids = symbol_ids(vocab, [a[0] for a in ref_ali], item.id)
             prompt_counts = alignment_frames([a[1] for a in ref_ali], rate, n_ref)
         else:
-            prompt_ids = tokenize(vocab, item.ref_text, kind, item.id)
+            prompt_ids = tokenize(vocab, item.ref_text, item.id)
         if durations == "oracle":
             ali = getattr(item, "alignment", None)
             if ali is None:
@@ -263,7 +238,7 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
             if prompt_counts is None:
                 prompt_counts, _ = predict_counts(model.duration, prompt_ids, gen_ids, n_ref)
         else:
-            gen_ids = tokenize(vocab, item.text, kind, item.id)
+            gen_ids = tokenize(vocab, item.text, item.id)
             prompt_counts, gen_counts = predict_counts(
                 model.duration, prompt_ids, gen_ids, n_ref, speed, prompt_counts
             )
