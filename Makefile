@@ -4,7 +4,7 @@
 PY      ?= python3.11
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-DEBS    := flite festival festvox-us-slt-hts espeak-ng sox
+DEBS    := flite festival festvox-us-slt-hts espeak-ng sox chromium
 SCALE   ?= demo
 OUT     ?= work/demo
 STAMP   := $(VENV)/.installed
@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian speech synthesizers for the embedded corpus: apt-get when root, else print the command.
+# Debian packages: speech synthesizers for the embedded corpus, chromium for the report page test;
+# apt-get when root, else print the command.
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

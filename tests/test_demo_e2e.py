@@ -36,6 +36,8 @@ def test_smoke_pipeline_writes_a_complete_report_and_resumes(tmp_path):
             assert row["pesq"]["n"] > 0 and row["stoi"]["n"] > 0
     for plot in ("wer.png", "wer_dist.png", "rtf.png"):
         assert (out / "bench" / plot).stat().st_size > 0
+    assert first.stdout.strip().splitlines()[-1].endswith(str(out / "bench" / "report.html"))
+    assert (out / "bench" / "report.html").stat().st_size > 0
     # every model was exported as safetensors + config
     for name in ("vae_semantic", "vae_plain", "f5_mel", "f5_semantic", "f5_plain"):
         assert (out / "models" / name / "model.safetensors").is_file()

@@ -192,7 +192,8 @@ def main(argv: list[str]) -> int:
         prog="tts demo",
         description="Run the whole pipeline offline on the embedded corpus: corpus -> teacher features -> "
         "semantic and plain VAE -> Vocos -> features -> F5 on mel / semantic / plain latents -> WER benchmark "
-        "report (OUT/bench/report.md). Each stage is cached in OUT; re-running resumes where it stopped.",
+        "report (OUT/bench/report.md; OUT/bench/report.html with players). Each stage is cached in OUT; "
+        "re-running resumes where it stopped.",
     )
     p.add_argument("--scale", choices=SCALES, default="demo",
                    help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores; mini: one GPU, <= 10 min")
@@ -205,4 +206,5 @@ def main(argv: list[str]) -> int:
     t0 = time.time()
     run_pipeline(args.scale, out, pipeline)
     print(f"tts demo ({args.scale}) finished in {time.time() - t0:.0f} s; report: {out / 'bench' / 'report.md'}")
+    print(f"page to listen to (open in a browser): {out / 'bench' / 'report.html'}")
     return 0

@@ -14,6 +14,8 @@ Output layout (DIR):
   cache/<system>/seed<k>/asr_<name>.jsonl, sim_<name>.jsonl, quality.jsonl
   utterances.jsonl                    per-utterance transcripts and scores
   report.md, report.json, wer.png, wer_dist.png, rtf.png
+  report.html                         the same with players and marked transcripts (tts.bench.html);
+                                      prompts and ground truth linked into audio/_prompt, audio/_gt
 """
 
 from __future__ import annotations
@@ -300,6 +302,7 @@ def _run_system(
             "n": len(ids),
             "missing": [r["id"] for r in rows if r["id"] not in audio],
             "asr": {},
+            "audio": {i: audio[i] for i in ids},
         }
         seed_out["synth_seconds"] = synth_s
         seed_out["audio_seconds"] = sum(sf.info(str(audio[i])).duration for i in ids)
@@ -431,6 +434,7 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
     ``resume=False`` deletes this runner's earlier audio and caches in ``out_dir`` first.
     Raises SpecError (all problems listed) or ASRError / SimilarityError before any synthesis.
     """
+    from tts.bench.html import write_html
     from tts.bench.report import write_report
 
     started = time.perf_counter()
@@ -517,6 +521,7 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
         "timings": {"systems_seconds": timings, "total_seconds": time.perf_counter() - started},
     }
     write_report(report, out_dir, utterances)
+    report["report_html"] = str(write_html(report, out_dir, rows, utterances, results))
     return report
 
 
@@ -567,4 +572,5 @@ def main(argv: list[str]) -> int:
         return 2
     failed = [s["name"] for s in report["systems"] if s["status"] != "ok"]
     print(f"report: {out / 'report.md'}" + (f" (failed systems: {', '.join(failed)})" if failed else ""))
+    print(f"page:   {report['report_html']}")
     return 1 if failed else 0
