@@ -25,8 +25,9 @@ TINY = dict(
     conv_layers=1,
     dropout=0.0,
     warmup_steps=2,
-    ema_decay=0.5,
-    ema_start_step=0,
+    ema_beta=0.5,
+    ema_update_after_step=0,
+    ema_update_every=1,
 )
 
 
@@ -63,7 +64,7 @@ def fit_tiny(tmp_path, steps: int = 3, **kw) -> tuple[F5Module, Path]:
 
 def test_training_steps_update_weights_ema_and_save_vocab(tmp_path):
     model, ckpt = fit_tiny(tmp_path)
-    net, ema = model.cfm.net.state_dict(), model.ema.state_dict()
+    net, ema = model.cfm.net.state_dict(), model.ema_net.state_dict()
     moved = [k for k in net if not torch.equal(net[k], ema[k])]
     assert moved  # EMA lags the trained weights
     saved = torch.load(ckpt, weights_only=True)
@@ -100,6 +101,56 @@ def test_vocab_size_mismatch_is_explained(tmp_path):
     model = F5Module(space="mel", vocab=str(vocab), **TINY)
     with pytest.raises(ValueError, match="vocab"):
         model.on_load_checkpoint(torch.load(ckpt, weights_only=True))
+
+
+def test_f5_module_updates_once_per_step_and_checkpoints_the_ema(tmp_path):
+    with pytest.raises(ValueError, match="update_every"):
+        F5Module(space="mel", **{**TINY, "ema_update_every": 0})
+    model, ckpt = fit_tiny(tmp_path, steps=3, ema_update_after_step=1, ema_update_every=1, ema_beta=0.9)
+    assert int(model.ema.step) == 3
+    state = torch.load(ckpt, weights_only=True)["state_dict"]
+    assert int(state["ema.step"]) == 3 and bool(state["ema.initted"])
+    ema_keys = {k[len("ema.ema_model.") :] for k in state if k.startswith("ema.ema_model.")}
+    assert ema_keys == set(model.cfm.net.state_dict())
+    # update 2 lerped with decay 1 - 2^(-2/3): the EMA differs from the online weights
+    net = model.cfm.net.state_dict()
+    assert any(not torch.equal(net[k], state["ema.ema_model." + k]) for k in ema_keys)
+    # resuming restores the EMA state
+    fresh = F5Module(space="mel", **{**TINY, "ema_update_after_step": 1, "ema_update_every": 1})
+    fresh.load_state_dict(state)
+    assert int(fresh.ema.step) == 3
+    assert all(torch.equal(v, state["ema.ema_model." + k]) for k, v in fresh.ema_net.state_dict().items())
+    trainer = pl.Trainer(
+        max_steps=5,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        limit_val_batches=0,
+    )
+    trainer.fit(fresh, DataLoader(synthetic_batches(2), batch_size=None), ckpt_path=ckpt)
+    assert trainer.global_step == 5 and int(fresh.ema.step) == 5  # the resumed run goes on counting
+
+
+def test_old_fixed_decay_checkpoint_is_migrated(tmp_path):
+    _, ckpt = fit_tiny(tmp_path, steps=2)
+    saved = torch.load(ckpt, weights_only=True)
+    old = {k: v for k, v in saved["state_dict"].items() if not k.startswith("ema.")}
+    old.update(
+        {
+            "ema." + k[len("ema.ema_model.") :]: v
+            for k, v in saved["state_dict"].items()
+            if k.startswith("ema.ema_model.")
+        }
+    )
+    saved["state_dict"] = old
+    torch.save(saved, tmp_path / "old.ckpt")
+    assert load(tmp_path / "old.ckpt").net is not None  # export/synthesis read the old layout
+    model = F5Module(space="mel", **TINY)
+    model.on_load_checkpoint(saved)
+    model.load_state_dict(saved["state_dict"])
+    assert int(model.ema.step) == saved["global_step"] == 2
 
 
 def _instantiate(spec: dict):

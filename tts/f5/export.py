@@ -76,6 +76,16 @@ def network_args(net: DiT) -> dict:
     return dict(net.args)
 
 
+def ema_state(state_dict: dict) -> dict:
+    """The EMA DiT's weights from an ``F5Module`` state dict: ``ema.ema_model.*`` (ema-pytorch), or
+    ``ema.*`` in checkpoints written before the EMA was ema-pytorch's."""
+    for prefix in ("ema.ema_model.", "ema."):
+        state = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if state:
+            return state
+    return {}
+
+
 def _from_config(
     config: dict, state: dict, vocab: Vocab, where: str, duration_state: dict | None = None
 ) -> F5Model:
@@ -127,7 +137,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
         ckpt = load_checkpoint(path)
         if "f5_config" not in ckpt or "vocab" not in ckpt:
             raise CheckpointError(f"{path}: not an F5Module checkpoint (no f5_config / vocab entries)")
-        state = {k[len("ema.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("ema.")}
+        state = ema_state(ckpt["state_dict"])
         dur = {k[len("duration.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("duration.")}
         model = _from_config(ckpt["f5_config"], state, Vocab.from_dict(ckpt["vocab"]), str(path), dur)
     else:

@@ -8,13 +8,13 @@ The vocabulary travels in the checkpoint (``checkpoint["vocab"]``) so fine-tunes
 
 from __future__ import annotations
 
-import copy
 import logging
 from functools import partial
 
 import lightning.pytorch as pl
 import torch
 
+from tts.ema import check_ema_args, make_ema
 from tts.f5.aligned import CONDITIONINGS, aligned_batch, default_vocab
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
@@ -63,7 +63,10 @@ class F5Module(pl.LightningModule):
         dim, depth, heads, dim_head, ff_mult, text_dim, conv_layers, dropout: DiT size.
         lr: AdamW peak learning rate; warmup_steps of linear warm-up, then linear decay to 0 at
             ``trainer.max_steps`` (constant when max_steps is unset).
-        ema_decay: EMA of the weights used for samples and export; ema_start_step: copy before this step.
+        ema_beta, ema_update_after_step, ema_update_every: the EMA of the weights used for samples and
+            export, ``ema_pytorch.EMA`` as F5-TTS keeps it (``tts.ema``; defaults = F5-TTS): updated after
+            every optimizer step, acting every ``ema_update_every`` steps, a copy until
+            ``ema_update_after_step``, then decay ``min(beta, 1 - (1 + k - after) ** (-2/3))``.
         max_duration_s: longest utterance (prompt + generation) the model is used for.
         sample_every_n_steps: log a synthesized sample to TensorBoard (0 = never); sample_nfe steps.
         conditioning: ``filler`` (F5-TTS: characters padded with the filler to the frame length) or
@@ -94,8 +97,9 @@ class F5Module(pl.LightningModule):
         warmup_steps: int = 20000,
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.999),
-        ema_decay: float = 0.9999,
-        ema_start_step: int = 100,
+        ema_beta: float = 0.9999,
+        ema_update_after_step: int = 100,
+        ema_update_every: int = 10,
         max_duration_s: float = 30.0,
         sample_every_n_steps: int = 0,
         sample_nfe: int = 16,
@@ -107,6 +111,7 @@ class F5Module(pl.LightningModule):
         duration_weight: float = 1.0,
     ):
         super().__init__()
+        check_ema_args(ema_beta, ema_update_after_step, ema_update_every)
         self.save_hyperparameters()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, not {conditioning!r}")
@@ -129,7 +134,8 @@ class F5Module(pl.LightningModule):
             dropout=dropout,
         )
         self.cfm = CFM(DiT(**self.net_args), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
-        self.ema = copy.deepcopy(self.cfm.net).requires_grad_(False)
+        # state_dict: ema.ema_model.* (the EMA DiT), ema.step, ema.initted
+        self.ema = make_ema(self.cfm.net, ema_beta, ema_update_after_step, ema_update_every)
         self.duration = (
             DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dropout)
             if self.aligned
@@ -187,16 +193,14 @@ class F5Module(pl.LightningModule):
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["ids"]))
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        self.update_ema()
+        # once per optimizer step (as F5-TTS: not per accumulated micro-batch, not for skipped batches)
+        if self.global_step > int(self.ema.step):
+            self.ema.update()
 
-    @torch.no_grad()
-    def update_ema(self) -> None:
-        src = list(self.cfm.net.parameters())
-        dst = list(self.ema.parameters())
-        if self.global_step <= self.hparams.ema_start_step:
-            torch._foreach_copy_(dst, src)
-        else:
-            torch._foreach_lerp_(dst, src, 1.0 - self.hparams.ema_decay)
+    @property
+    def ema_net(self) -> DiT:
+        """The EMA DiT (samples, export)."""
+        return self.ema.ema_model
 
     def trained_parameters(self) -> list[torch.nn.Parameter]:
         """The CFM's parameters, plus the duration predictor's in the aligned mode."""
@@ -241,6 +245,12 @@ class F5Module(pl.LightningModule):
             )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("state_dict", {})
+        if state and "ema.step" not in state:  # checkpoint of the fixed-decay EMA (ema.<DiT key>)
+            for key in [k for k in state if k.startswith("ema.")]:
+                state["ema.ema_model." + key[len("ema.") :]] = state.pop(key)
+            state["ema.step"] = torch.tensor(int(checkpoint.get("global_step", 0)))
+            state["ema.initted"] = torch.tensor(True)
         if "vocab" in checkpoint:
             vocab = Vocab.from_dict(checkpoint["vocab"])
             if len(vocab) != len(self.vocab):
@@ -274,15 +284,16 @@ class F5Module(pl.LightningModule):
         n_ref = max(1, int(0.3 * n))
         feats = batch["feats"][:1, :n].float()
         text = self._text(batch)[0][:1, :n]
-        self.ema.eval()
-        out = CFM(self.ema).sample(
+        ema = self.ema_net
+        ema.eval()
+        out = CFM(ema).sample(
             feats[:, :n_ref],
             torch.tensor([n_ref], device=self.device),
             text,
             torch.tensor([n], device=self.device),
             nfe=self.hparams.sample_nfe,
         )
-        self.ema.train()
+        ema.train()
         for name, f in (("sample/generated", out), ("sample/ground_truth", feats)):
             wav = space.decode(f.float())[0].float().clamp(-1, 1).cpu()
             experiment.add_audio(name, wav, self.global_step, space.sample_rate)
