@@ -184,9 +184,13 @@ def fakes(monkeypatch):
                     f.write(json.dumps({"id": row["id"], "rtf": 0.5 if amp > 0.3 else 0.25}) + "\n")
         return {"n_ok": len(rows)}
 
+    import tts.bench.asr
+    import tts.bench.similarity
     import tts.features
 
     FakeASR.calls = 0
+    monkeypatch.setitem(tts.bench.asr.BACKENDS, "fake", FakeASR)  # the spec check knows the backend's arguments
+    monkeypatch.setitem(tts.bench.similarity.BACKENDS, "fake", FakeSpeakerEncoder)
     monkeypatch.setattr(runner, "_synthesize_list", fake_synthesize_list)
     monkeypatch.setattr(runner, "load_asr", lambda spec: FakeASR(spec.get("name", "fake")))
     monkeypatch.setattr(runner, "load_similarity", lambda spec: FakeSpeakerEncoder())

@@ -44,21 +44,20 @@ from tts.bench.normalize import DESCRIPTIONS, get_normalizer
 from tts.bench.quality import pesq_stoi
 from tts.bench.scoring import aggregate, score_utterance
 from tts.bench.similarity import cosine, load_similarity
+from tts.bench.spec import SYSTEM_TYPES, check_spec  # noqa: F401 (SYSTEM_TYPES re-exported)
 from tts.bench.stats import bootstrap_ci, paired_bootstrap
-from tts.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl, sha256_file
+from tts.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl, read_lines, sha256_file
 
 SAMPLE_RATE = 16000
-SYSTEM_TYPES = ("ground_truth", "resynthesis", "tts")
 PACKAGES = (
     "torch", "torchaudio", "numpy", "jiwer", "whisper-normalizer", "faster-whisper", "ctranslate2",
     "pocketsphinx", "resemblyzer", "pesq", "pystoi", "fairseq2", "vocos", "matplotlib",
 )  # fmt: skip
-TTS_DEFAULTS = {"nfe": 32, "cfg": 2.0, "sway": -1.0, "speed": 1.0, "batch_frames": 16000}
 ASR_BATCH = 16
 
 
 class SpecError(ValueError):
-    """A benchmark spec that cannot run: unknown keys, unresolved ${VARS}, missing files (all listed)."""
+    """A benchmark spec that cannot run: unknown keys, bad values, unresolved ${VARS}, missing files (all listed)."""
 
 
 # ----------------------------------------------------------------------------------------------- spec
@@ -71,7 +70,15 @@ def load_spec(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"benchmark spec not found: {path}")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start})") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = " ".join(str(x) for x in (getattr(e, "context", None), getattr(e, "problem", None)) if x)
+        raise SpecError(f"{at}: invalid YAML: {problem or e}") from e
     if not isinstance(spec, dict):
         raise SpecError(f"{path}: a benchmark spec is a YAML mapping")
     spec.setdefault("spec_path", str(path))
@@ -108,59 +115,55 @@ def _resolve(path: str, base: Path) -> Path:
 
 
 def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
-    """Expand variables, fill defaults and check every path; returns (spec, test rows) or raises SpecError."""
+    """Expand variables, check the spec against ``tts.bench.spec.BenchSpec`` and every path.
+
+    Returns (spec with defaults filled, test rows) or raises SpecError listing every problem at once.
+    """
     problems: list[str] = []
     spec = _expand(copy.deepcopy(spec), "spec", problems)
-    spec.setdefault("name", Path(spec.get("spec_path", "bench")).stem)
-    spec.setdefault("seeds", [0])
-    spec.setdefault("normalizer", "whisper")
-    spec.setdefault("n_boot", 1000)
-    spec.setdefault("bootstrap_seed", 0)
-    spec.setdefault("device", "cpu")
-    spec.setdefault("asr", [{"backend": "faster-whisper", "model": "base"}])
-    spec.setdefault("similarity", {"backend": "resemblyzer"})
-    if spec["normalizer"] not in DESCRIPTIONS:
-        problems.append(f"normalizer {spec['normalizer']!r} is not one of {', '.join(DESCRIPTIONS)}")
-    if not spec.get("systems"):
-        problems.append("`systems` is empty: list ground_truth / resynthesis / tts rows")
-    names = [s.get("name") for s in spec.get("systems") or []]
-    if len(set(names)) != len(names) or None in names:
-        problems.append(f"every system needs a unique `name` (got {names})")
-    if spec.get("baseline") is not None and spec["baseline"] not in names:
-        problems.append(f"baseline {spec['baseline']!r} is not a system name ({names})")
-    for i, s in enumerate(spec.get("systems") or []):
-        kind = s.get("type")
-        where = f"systems[{i}] ({s.get('name')})"
-        if kind not in SYSTEM_TYPES:
-            problems.append(f"{where}: type {kind!r} is not one of {', '.join(SYSTEM_TYPES)}")
-        elif kind == "resynthesis":
-            if not s.get("space"):
-                problems.append(f"{where}: resynthesis needs `space` (a tts.features spec string)")
+    spec, schema_problems = check_spec(spec)
+    problems += schema_problems
+    head = f"benchmark spec {spec.get('spec_path') or '(dict)'} cannot run:\n  - "
+    if not isinstance(spec.get("systems"), list):
+        raise SpecError(head + "\n  - ".join(problems))
+    spec["name"] = spec.get("name") or Path(spec.get("spec_path") or "bench").stem
+    for i, s in enumerate(spec["systems"]):
+        where = f"spec.systems[{i}] ({s.get('name')})"
+        if s["type"] == "resynthesis":
             problems += [
-                f"{where}: {p} not found" for p in _spec_paths(s.get("space", "")) if not Path(p).exists()
+                f"{where}: {p} not found" for p in _spec_paths(s.get("space") or "") if not Path(p).exists()
             ]
-        elif kind == "tts":
-            if not s.get("model") or not Path(s["model"]).exists():
-                problems.append(f"{where}: TTS model {s.get('model')!r} not found")
-            for k, v in TTS_DEFAULTS.items():
-                s.setdefault(k, v)
-    for i, a in enumerate(spec["asr"]):
+        elif s["type"] == "tts" and s.get("model") and not Path(s["model"]).exists():
+            problems.append(f"{where}: TTS model {s['model']!r} not found")
+    for i, a in enumerate(spec["asr"] if isinstance(spec.get("asr"), list) else []):
         for key in ("model", "checkpoint", "tokenizer"):
-            v = a.get(key)
+            v = a.get(key) if isinstance(a, dict) else None
             if v and not (key == "model" and v in ("base", "tiny.en")) and not Path(v).expanduser().exists():
-                problems.append(f"asr[{i}] ({a.get('backend')}): {key} {v} not found")
-    sim = spec.get("similarity") or {}
+                problems.append(f"spec.asr[{i}] ({a.get('backend')}): {key} {v} not found")
+    sim = spec.get("similarity") if isinstance(spec.get("similarity"), dict) else {}
     for key in ("checkpoint", "weights"):
         if sim.get(key) and not Path(sim[key]).exists():
-            problems.append(f"similarity ({sim.get('backend')}): {key} {sim[key]} not found")
+            problems.append(f"spec.similarity ({sim.get('backend')}): {key} {sim[key]} not found")
     rows: list[dict] = []
     test_list = spec.get("test_list")
-    if not test_list:
-        problems.append("`test_list` is not set")
+    if not isinstance(test_list, str) or not test_list:
+        pass  # reported by check_spec
     elif not Path(test_list).is_file():
         problems.append(f"test_list {test_list} not found")
     else:
-        rows = read_jsonl(test_list)[: spec.get("max_utterances") or None]
+        rows = []
+        for n, line, problem in read_lines(test_list):
+            try:
+                row = json.loads(line) if not problem and line.strip() else None
+                if row is not None and not isinstance(row, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as e:
+                problem = f"line {n}: not valid JSON ({e})"
+            if problem:
+                problems.append(f"{test_list}: {problem}")
+            elif row is not None:
+                rows.append(row)
+        rows = rows[: spec.get("max_utterances") or None]
         if not rows:
             problems.append(f"test_list {test_list} has no rows")
         base = Path(test_list).parent
@@ -176,7 +179,7 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
                         problems.append(f"{test_list} row {j + 1} ({r.get('id')}): {key} {r[key]} not found")
     if problems:
         shown = problems[:30] + ([f"... and {len(problems) - 30} more"] if len(problems) > 30 else [])
-        raise SpecError("benchmark spec cannot run:\n  - " + "\n  - ".join(shown))
+        raise SpecError(head + "\n  - ".join(shown))
     return spec, rows
 
 
@@ -520,8 +523,15 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
         "utterances_file": "utterances.jsonl",
         "timings": {"systems_seconds": timings, "total_seconds": time.perf_counter() - started},
     }
-    write_report(report, out_dir, utterances)
-    report["report_html"] = str(write_html(report, out_dir, rows, utterances, results))
+    atomic_write_json(out_dir / "report.json", report)  # the scores are safe before any rendering
+    try:
+        write_report(report, out_dir, utterances)
+        report["report_html"] = str(write_html(report, out_dir, rows, utterances, results))
+    except Exception as e:  # a plot or table that fails must not cost the finished scoring
+        report["report_error"] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+        atomic_write_json(out_dir / "report.json", report)
+        print(f"[bench] writing the report failed: {type(e).__name__}: {e}; the scores are in "
+              f"{out_dir / 'report.json'} and {out_dir / 'utterances.jsonl'}", file=sys.stderr)  # fmt: skip
     return report
 
 
@@ -537,7 +547,7 @@ def protocol(spec: dict) -> dict:
         "two-sided fraction of resamples whose difference has the other sign",
         "sim": "SIM-o: cosine of speaker embeddings of each output and its prompt (ref_audio), mean over utterances"
         + ("; outputs in which the encoder's VAD finds under 0.5 s of speech are embedded untrimmed"
-           if spec.get("similarity", {}).get("backend", "resemblyzer") == "resemblyzer" else
+           if (spec.get("similarity") or {}).get("backend", "resemblyzer") == "resemblyzer" else
            "; each utterance embedded whole (no VAD), as F5-TTS does"),
         "seeds": "TTS systems are synthesized once per seed; ground truth and resynthesis once",
     }
@@ -571,6 +581,10 @@ def main(argv: list[str]) -> int:
         print(f"tts bench: {e}", file=sys.stderr)
         return 2
     failed = [s["name"] for s in report["systems"] if s["status"] != "ok"]
+    if report.get("report_error"):
+        print(f"tts bench: report.md not written ({report['report_error']['error']}); scores: {out / 'report.json'}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     print(f"report: {out / 'report.md'}" + (f" (failed systems: {', '.join(failed)})" if failed else ""))
     print(f"page:   {report['report_html']}")
     return 1 if failed else 0

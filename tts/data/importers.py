@@ -4,20 +4,23 @@
 - LJSpeech: ``ROOT/metadata.csv`` (``id|text|normalized text``) + ``ROOT/wavs/<id>.wav``.
 - Generic list: one ``audio_path|text|speaker`` per line (relative paths resolve against the list).
 
-Every item that cannot be used (missing/unreadable audio, empty text, bad line) is reported with
-its file and line and counted; the rest of the import goes on.
+Manifests store absolute audio paths, so they load from any working directory. Cut ids are the item
+ids (the same ids as in the skip report). Every item that cannot be used (missing, unreadable or empty
+audio, empty text, a bad or non-UTF-8 line) is reported with its file and line and counted; the rest
+of the import goes on.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
-from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse import CutSet, Recording, SupervisionSegment
 
 from tts.data.validate import SkipReport
-from tts.io import atomic_write
+from tts.io import atomic_write, read_lines
 from tts.text import normalize_text
 
 log = logging.getLogger(__name__)
@@ -26,14 +29,18 @@ Item = tuple[str, Path, str, str]  # (utt_id, audio, text, speaker)
 
 
 def _build(items: list[Item], report: SkipReport) -> CutSet:
-    recordings, sups = [], []
+    cuts = []
     for utt_id, audio, text, speaker in items:
+        audio = audio.absolute()
         text = normalize_text(text)
         if not text:
             report.add(utt_id, str(audio), "empty_text", "no text")
             continue
         if not audio.is_file():
             report.add(utt_id, str(audio), "missing_file", "file not found")
+            continue
+        if audio.stat().st_size == 0:
+            report.add(utt_id, str(audio), "empty_audio", "0-byte file")
             continue
         try:
             rec = Recording.from_file(audio, recording_id=utt_id)
@@ -43,14 +50,13 @@ def _build(items: list[Item], report: SkipReport) -> CutSet:
         if rec.num_samples == 0:
             report.add(utt_id, str(audio), "empty_audio", "0 samples")
             continue
-        recordings.append(rec)
-        sups.append(SupervisionSegment(id=utt_id, recording_id=utt_id, start=0.0, duration=rec.duration,
-                                       channel=0, text=text, speaker=speaker, language="en"))
-    report.kept = len(recordings)
+        cut = rec.to_cut()  # cut id = recording id = the item's id
+        cut.supervisions = [SupervisionSegment(id=utt_id, recording_id=utt_id, start=0.0, duration=rec.duration,
+                                               channel=0, text=text, speaker=speaker, language="en")]
+        cuts.append(cut)
+    report.kept = len(cuts)
     report.log()
-    if not recordings:
-        return CutSet.from_cuts([])
-    return CutSet.from_manifests(RecordingSet.from_recordings(recordings), SupervisionSet.from_segments(sups))
+    return CutSet.from_cuts(cuts)
 
 
 def import_libritts(root: str | Path, part: str) -> tuple[CutSet, SkipReport]:
@@ -76,7 +82,10 @@ def import_ljspeech(root: str | Path) -> tuple[CutSet, SkipReport]:
         raise FileNotFoundError(f"LJSpeech metadata not found: {meta}")
     report = SkipReport("ljspeech")
     items = []
-    for n, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line, problem in read_lines(meta):
+        if problem:
+            report.add(f"{meta}:{n}", str(meta), "bad_line", problem)
+            continue
         fields = line.split("|")
         if len(fields) < 2:
             report.add(f"{meta}:{n}", str(meta), "bad_line", f"line {n}: expected id|text|normalized")
@@ -89,9 +98,14 @@ def import_ljspeech(root: str | Path) -> tuple[CutSet, SkipReport]:
 def import_list(path: str | Path) -> tuple[CutSet, SkipReport]:
     """``audio_path|text|speaker`` lines; ids are ``<speaker>_<stem>``."""
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"import list not found: {path}")
     report = SkipReport(f"list {path.name}")
     items, seen = [], set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line, problem in read_lines(path):
+        if problem:
+            report.add(f"{path}:{n}", str(path), "bad_line", problem)
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("|")
@@ -132,7 +146,11 @@ def main(argv: list[str]) -> int:
         jobs = [(args.name, lambda: import_list(args.root))]
     skipped = 0
     for name, job in jobs:
-        cuts, report = job()
+        try:
+            cuts, report = job()
+        except FileNotFoundError as e:
+            print(f"tts data import: {e}", file=sys.stderr)
+            return 2
         atomic_write(out / f"cuts_{name}.jsonl.gz", lambda tmp, c=cuts: c.to_file(tmp))
         print(report.summary())
         skipped += report.skipped
