@@ -44,7 +44,7 @@ def test_tiny_build_gives_manifests_and_a_rerun_rebuilds_nothing(tmp_path, capsy
     from lhotse import load_manifest
 
     out = tmp_path / "corpus"
-    args = ["--out", str(out), "--hours", "0.01", "--seed", "0", "--workers", "2", "--no-progress"]
+    args = ["--out", str(out), "--hours", "0.01", "--seed", "0", "--workers", "2", "--no-progress", "--natural-share", "0.5"]
     assert main(args) == 0
     stats = json.loads((out / "corpus.json").read_text())
     assert len(stats["speakers"]) >= 3

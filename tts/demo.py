@@ -117,8 +117,10 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     st = Stage(out, total=12)
     t0 = time.time()
     c = pipeline["corpus"]
+    natural = ["--natural-share", str(c["natural_share"])] if "natural_share" in c else []
     st.run("corpus", _python_tool,
-           ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0))],
+           ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0)),
+            *natural],
            out / "logs" / "corpus.log")
     splits = ("train", "dev")
 

