@@ -93,6 +93,26 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, truncated or not a checkpoint."""
 
 
+def read_json(path: str | Path, hint: str = "") -> Any:
+    """A JSON file's value; CheckpointError names the file (and says ``hint``) when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})" + (f"; {hint}" if hint else "")) from e
+
+
+def load_safetensors(path: str | Path, hint: str = "") -> dict:
+    """``safetensors.torch.load_file`` with a CheckpointError that names a truncated or corrupt file."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises its own error type for a bad header or short data
+        raise CheckpointError(
+            f"{path}: unreadable safetensors file ({e}); is it truncated?" + (f" {hint}" if hint else "")
+        ) from e
+
+
 def sha256_files(paths: Sequence[str | Path], chunk: int = 1 << 22) -> str:
     """sha256 of the concatenation of ``paths``, read in chunks."""
     h = hashlib.sha256()

@@ -36,6 +36,7 @@ from tts.io import (
     append_jsonl,
     atomic_write_json,
     atomic_write_text,
+    read_json,
     read_jsonl,
     read_lines,
     sha256_files,
@@ -301,7 +302,7 @@ def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> None:
     """Refuse to resume into ``out_dir`` when it was made with other settings (or clear it with ``overwrite``)."""
     path = out_dir / SETTINGS_NAME
     results = out_dir / "results.jsonl"
-    earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    earlier = read_json(path, "delete it or pass --overwrite") if path.is_file() else None
     if earlier is None and results.is_file() and read_jsonl(results):
         earlier = {"settings.json": "missing (outputs of an unknown model and settings)"}
     diff = {k: (earlier.get(k), settings.get(k)) for k in sorted(set(earlier or {}) | set(settings))
@@ -524,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             durations=a.durations,
             overwrite=a.overwrite,
         )
-    except SynthError as e:
+    except (SynthError, CheckpointError) as e:
         print(f"tts synth: {e}", file=sys.stderr)
         return 2
     print(

@@ -8,7 +8,6 @@ Aligned models (``tts.f5.aligned``) add ``"conditioning": "aligned"``, ``"alignm
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,14 @@ import torch
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
 from tts.f5.duration import DurationPredictor
-from tts.io import CheckpointError, atomic_write, atomic_write_json, load_checkpoint
+from tts.io import (
+    CheckpointError,
+    atomic_write,
+    atomic_write_json,
+    load_checkpoint,
+    load_safetensors,
+    read_json,
+)
 from tts.text import Vocab
 
 CONFIG_NAME = "config.json"
@@ -118,20 +124,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> F5Model:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise FileNotFoundError(f"{path}: F5 export dir lacks {', '.join(missing)}")
-        from safetensors.torch import load_file
-
         redo = "re-export the model from its training checkpoint (tts.f5.export.export)"
-        try:
-            config = json.loads(files[0].read_text(encoding="utf-8"))
-            vocab = Vocab.load(files[2])
-        except (ValueError, UnicodeDecodeError) as e:
-            bad = files[0] if "config" not in locals() else files[2]
-            raise CheckpointError(f"{bad}: not valid JSON ({e}); {redo}") from e
-        try:
-            weights = load_file(files[1])
-        except Exception as e:  # safetensors raises its own error type for truncated headers and data
-            raise CheckpointError(f"{files[1]}: unreadable safetensors file ({e}); truncated? {redo}") from e
-        dur = load_file(path / DURATION_NAME) if (path / DURATION_NAME).is_file() else None
+        config = read_json(files[0], redo)
+        vocab = Vocab.from_dict(read_json(files[2], redo))
+        weights = load_safetensors(files[1], redo)
+        dur = load_safetensors(path / DURATION_NAME, redo) if (path / DURATION_NAME).is_file() else None
         model = _from_config(config, weights, vocab, str(path), dur)
     elif path.is_file():
         ckpt = load_checkpoint(path)

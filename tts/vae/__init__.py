@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tts.vae.model import BigVGANDecoder, Encoder, SpeechVAE, VocosDecoder, build_vae
@@ -48,10 +47,11 @@ def load(path: str | Path, device: str = "cpu") -> SpeechVAE:
         config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
         if not config_path.is_file() or not weights_path.is_file():
             raise FileNotFoundError(f"{path}: a VAE export dir needs {CONFIG_NAME} and {WEIGHTS_NAME}")
-        from safetensors.torch import load_file
+        from tts.io import load_safetensors, read_json
 
-        config = json.loads(config_path.read_text())
-        state = load_file(weights_path)
+        redo = "re-export it from the training checkpoint (tts export vae)"
+        config = read_json(config_path, redo)
+        state = load_safetensors(weights_path, redo)
     elif path.is_file():
         config, state = load_checkpoint_parts(path)
     else:
