@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -172,3 +174,36 @@ def test_duration_rule():
     assert estimate_frames(100, "abcd", "abcdabcd", speed=2.0) == 200
     assert estimate_frames(100, "ab", "é") == 200  # UTF-8 bytes, not characters
     assert estimate_frames(100, "x", "y", duration_s=2.0, frame_rate=40.0) == 180
+
+
+@pytest.mark.parametrize("steps", [5, 6, 7, 10, 12, 16])
+def test_epss_grids_for_low_nfe(steps):
+    """F5-TTS' pruned grids (multiples of 1/32, denser early), then sway-sampled like the even grid."""
+    from tts.f5.cfm import EPSS_GRIDS
+
+    grid = sway_timesteps(steps, None, epss=True)
+    assert len(grid) == steps + 1 and grid[0] == 0 and grid[-1] == 1
+    torch.testing.assert_close(grid * 32, torch.tensor(EPSS_GRIDS[steps], dtype=torch.float32))
+    assert not torch.allclose(grid, torch.linspace(0, 1, steps + 1))
+    swayed = sway_timesteps(steps, -1.0, epss=True)
+    torch.testing.assert_close(swayed, grid - (torch.cos(math.pi / 2 * grid) - 1 + grid))
+
+
+def test_epss_is_the_sampler_default_and_only_for_its_step_counts():
+    torch.testing.assert_close(sway_timesteps(32, -1.0, epss=True), sway_timesteps(32, -1.0))
+    torch.testing.assert_close(sway_timesteps(8, None, epss=True), torch.linspace(0, 1, 9))
+    net = tiny_net()
+    seen = []
+    orig = net.forward_context
+
+    def spy(x, context, t, mask=None):
+        seen.append(float(t))
+        return orig(x, context, t, mask)
+
+    net.forward_context = spy
+    args = _sample_inputs()
+    CFM(net).sample(*args, nfe=6, sway=None)
+    assert seen == pytest.approx([0, 2 / 32, 4 / 32, 6 / 32, 8 / 32, 16 / 32])
+    seen.clear()
+    CFM(net).sample(*args, nfe=6, sway=None, epss=False)
+    assert seen == pytest.approx([i / 6 for i in range(6)])

@@ -13,7 +13,7 @@ from tts.f5.dit import (
     apply_rotary,
     dropout,
     keep_mask,
-    sinusoidal,
+    text_positions,
 )
 
 
@@ -139,7 +139,7 @@ def full_length_text_encoder(enc: TextEncoder, text, n, mask):
     if mask is not None:
         text = text.masked_fill(~mask, 0)
     keep = (text != 0)[..., None].double()
-    x = (enc.embed(text) + sinusoidal(torch.arange(n), enc.text_dim).double()) * keep
+    x = (enc.embed(text) + text_positions(n, enc.text_dim).double()) * keep
     for blk in enc.blocks:
         h = blk.act(blk.pwconv1(blk.norm(blk.dwconv(x.transpose(1, 2)).transpose(1, 2))))
         gx = torch.norm(h * frames, p=2, dim=1, keepdim=True)
@@ -199,3 +199,30 @@ def test_padded_frames_never_reach_valid_ones():
     for i, k in enumerate(lens.tolist()):
         alone = net(x[i : i + 1, :k], cond[i : i + 1, :k], text[i : i + 1], t[i : i + 1])
         torch.testing.assert_close(batched[i, :k], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_null_text_modes():
+    """``f5``: dropped characters become the filler but keep their frames (the null text carries the text's
+    length, F5-TTS); ``zero``: a dropped row embeds to zero. Kept rows are the same in both modes."""
+    torch.manual_seed(0)
+    enc = TextEncoder(vocab_size=30, text_dim=8, conv_layers=2).double()
+    for q in enc.parameters():
+        torch.nn.init.normal_(q, std=0.5)
+    text = torch.randint(1, 30, (3, 12))
+    text[1, 7:] = 0
+    drop = torch.tensor([False, True, True])
+    n = 40
+    zero = enc(text, n, drop=drop, null="zero")
+    f5 = enc(text, n, drop=drop, null="f5")
+    torch.testing.assert_close(zero[0], f5[0])
+    assert torch.all(zero[1:] == 0)
+    # f5: the embedding of an all-filler text over the kept frames, zero on the filler frames
+    x = F.pad(enc.embed(torch.zeros_like(text)) + text_positions(12, 8).double(), (0, 0, 0, 3))
+    keep = F.pad(text != 0, (0, 3))[..., None].double()
+    x = x * keep
+    for blk in enc.blocks:
+        x = blk(x, None, torch.full((3,), n - 15)) * keep
+    torch.testing.assert_close(f5[1:], x[1:])
+    assert (f5[1, :7] != 0).all() and torch.all(f5[1, 7:] == 0)
+    with pytest.raises(ValueError, match="null_text"):
+        DiT(null_text="none")

@@ -6,9 +6,15 @@ audio outside the span (cond) and must infill it; the loss is the MSE on the mas
 Classifier-free guidance dropout per utterance: the audio cond is dropped with p=0.3, and audio + text
 together with p=0.2 (as F5-TTS draws it, but per utterance instead of per batch).
 
-Sampling: Euler or midpoint over a sway-sampled time grid, CFG with the conditional and unconditional
-passes packed into one batch, the text/cond context computed once per utterance, per-utterance seeded
-noise (batched results equal unbatched ones).
+Sampling: Euler or midpoint over a sway-sampled time grid (F5-TTS' pruned grids for 5-16 steps, EPSS),
+CFG with the conditional and unconditional passes packed into one batch, the text/cond context computed
+once per utterance, per-utterance seeded noise (batched results equal unbatched ones).
+
+Known differences from F5-TTS (none changes a single-utterance result; ``tests/test_f5_reference.py``):
+- ``nfe`` counts network evaluations: midpoint takes nfe // 2 steps (F5-TTS' ``nfe_step`` counts steps);
+- CFG dropout is drawn per utterance (F5-TTS: one draw per batch);
+- batches: padded frames are masked as attention keys and left out of the text encoder's response norm
+  (F5-TTS v1 attends to padded keys, ``attn_mask_enabled=False``, and normalizes over the padding).
 """
 
 from __future__ import annotations
@@ -52,9 +58,30 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor, loss_mask: torch.Tensor)
     return ((pred - target).pow(2) * m).sum() / (m.sum() * pred.shape[-1]).clamp_min(1.0)
 
 
-def sway_timesteps(steps: int, sway: float | None = -1.0, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(steps + 1,) time grid from 0 to 1 with sway sampling t + s (cos(pi t / 2) - 1 + t)."""
-    t = torch.linspace(0, 1, steps + 1, device=device)
+# Empirically pruned step sampling (F5-TTS ``get_epss_timesteps``): for these step counts the grid is
+# these multiples of 1/32 (then sway-sampled like the even grid), instead of an even grid.
+EPSS_GRIDS = {
+    5: (0, 2, 4, 8, 16, 32),
+    6: (0, 2, 4, 6, 8, 16, 32),
+    7: (0, 2, 4, 6, 8, 16, 24, 32),
+    10: (0, 2, 4, 6, 8, 12, 16, 20, 24, 28, 32),
+    12: (0, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32),
+    16: (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32),
+}
+
+
+def sway_timesteps(
+    steps: int, sway: float | None = -1.0, device: torch.device | str = "cpu", epss: bool = False
+) -> torch.Tensor:
+    """(steps + 1,) time grid from 0 to 1 with sway sampling t + s (cos(pi t / 2) - 1 + t).
+
+    ``epss``: for 5, 6, 7, 10, 12 or 16 steps start from F5-TTS' pruned grid (``EPSS_GRIDS``) instead of
+    the even one (other step counts: the even grid).
+    """
+    if epss and steps in EPSS_GRIDS:
+        t = torch.tensor(EPSS_GRIDS[steps], dtype=torch.float32, device=device) / 32
+    else:
+        t = torch.linspace(0, 1, steps + 1, device=device)
     if sway:
         t = t + sway * (torch.cos(math.pi / 2 * t) - 1 + t)
     return t
@@ -152,6 +179,7 @@ class CFM(nn.Module):
         sway: float | None = -1.0,
         method: str = "euler",
         seeds: int | Sequence[int] = 0,
+        epss: bool = True,
     ) -> torch.Tensor:
         """Generate features around a prompt.
 
@@ -161,6 +189,9 @@ class CFM(nn.Module):
             total_lens: (B,) frames of prompt + generated speech.
             nfe: network evaluations (each one packed CFG batch): Euler takes nfe steps, midpoint nfe // 2.
             cfg: guidance strength (0 = no unconditional pass).
+            sway: sway sampling coefficient (None / 0: none).
+            epss: F5-TTS' empirically pruned step grids for 5/6/7/10/12/16 steps (its default, on), see
+                ``sway_timesteps``; Euler steps = nfe, midpoint steps = nfe // 2.
             seeds: one seed, or one per utterance; the noise of an utterance depends only on its seed.
         Returns:
             (B, N, D) with N = max(total_lens); prompt frames = prompt; frames >= total_lens: padding.
@@ -179,12 +210,8 @@ class CFM(nn.Module):
         cond_full[:, :m] = cond[:, :m].to(dtype)
         cond_full = cond_full * cond_mask
 
-        context = net.embed_context(cond_full, net.embed_text(text, n, mask))  # once per utterance
-        if cfg > 0:
-            context = torch.cat((context, net.null_context(context).expand(b, n, -1)), dim=0)
-            mask_in = None if mask is None else torch.cat((mask, mask), dim=0)
-        else:
-            mask_in = mask
+        context = net.sampling_context(cond_full, text, mask, cfg=cfg > 0)  # once per utterance
+        mask_in = mask if mask is None or cfg <= 0 else torch.cat((mask, mask), dim=0)
 
         def step(base: torch.Tensor, x: torch.Tensor, t: torch.Tensor, scale: float) -> torch.Tensor:
             """base + scale * v(t, x), with CFG v = (1 + cfg) v_cond - cfg v_uncond (no extra temporaries)."""
@@ -202,7 +229,7 @@ class CFM(nn.Module):
             x[i, :length] = torch.randn(length, net.feat_dim, generator=g).to(device, dtype)
 
         steps = nfe if method == "euler" else max(1, nfe // 2)
-        ts = sway_timesteps(steps, sway, device).to(dtype)
+        ts = sway_timesteps(steps, sway, device, epss=epss).to(dtype)
         for t0, t1 in zip(ts[:-1], ts[1:]):
             dt = float(t1 - t0)
             if method == "euler":

@@ -28,6 +28,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def text_positions(n: int, dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n, dim) absolute positions of the text encoder: [cos, sin] of ``pos / 10000 ** (2 i / dim)``
+    (F5-TTS' ``precompute_freqs_cis``, added to the character embeddings)."""
+    freqs = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, device=device)[: dim // 2].float() / dim))
+    args = torch.outer(torch.arange(n, device=device, dtype=torch.float32), freqs)
+    return torch.cat((args.cos(), args.sin()), dim=-1)
+
+
+NULL_TEXTS = ("f5", "zero")
+
+
 def sinusoidal(positions: torch.Tensor, dim: int, scale: float = 1.0) -> torch.Tensor:
     """(...,) float -> (..., dim) [sin, cos] embedding (F5-TTS' SinusPositionEmbedding when scale=1000)."""
     half = dim // 2
@@ -197,8 +208,12 @@ class TextEncoder(nn.Module):
 
     The ids are aligned to N frames: text longer than N is cut, shorter text is padded with the filler.
     Filler positions are zeroed after every block, so the frames past E = min(N, Nt + conv radius)
-    embed to exactly zero and are not returned; callers treat them as zero. A fully dropped text (all
-    filler) embeds to zero, which the sampler uses for the unconditional pass.
+    embed to exactly zero and are not returned; callers treat them as zero.
+
+    Dropped text (``drop``, classifier-free guidance), ``null``: ``"f5"`` as F5-TTS: the filler mask is
+    computed before the text is dropped, so the dropped characters become the filler id 0 but keep
+    their frames (filler embedding + position through the blocks): the null text carries the text's
+    length. ``"zero"``: a dropped row is all filler and embeds to exactly zero.
 
     The frames past E still count where the math sees them: in each ConvNeXt-V2 block their conv
     window is all zero, so each has the same activation, which enters the global response norm in
@@ -214,17 +229,30 @@ class TextEncoder(nn.Module):
             ConvNeXtV2Block(text_dim, text_dim * conv_mult) for _ in range(conv_layers)
         )
 
-    def forward(self, text: torch.Tensor, n_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` (B, N) bool: valid frames; text beyond a row's valid frames is cut like padding."""
+    def forward(
+        self,
+        text: torch.Tensor,
+        n_frames: int,
+        mask: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+        null: str = "f5",
+    ) -> torch.Tensor:
+        """``mask`` (B, N) bool: valid frames; text beyond a row's valid frames is cut like padding.
+        ``drop`` (B,) bool: rows whose text is dropped, embedded as ``null`` says (see the class doc)."""
         text = text[:, :n_frames]
         if mask is not None:
             text = text.masked_fill(~mask[:, : text.shape[1]], 0)
+        keep_ids = text != 0  # F5-TTS: the filler mask before the text is dropped
+        if drop is not None:
+            text = text.masked_fill(drop.unsqueeze(1), 0)
+            if null == "zero":
+                keep_ids = text != 0
         dtype = self.embed.weight.dtype
         if not self.blocks:
-            return self.embed(text) * (text != 0).unsqueeze(-1).to(dtype)
+            return self.embed(text) * keep_ids.unsqueeze(-1).to(dtype)
         e = min(n_frames, text.shape[1] + self.blocks[0].dwconv.padding[0])
         text = F.pad(text, (0, e - text.shape[1]), value=0)
-        keep = (text != 0).unsqueeze(-1).to(dtype)  # (B, E, 1)
+        keep = F.pad(keep_ids, (0, e - keep_ids.shape[1]), value=False).unsqueeze(-1).to(dtype)  # (B, E, 1)
         frames = tail = None
         if mask is not None:
             frames = mask[:, :e].unsqueeze(-1).to(dtype)
@@ -235,7 +263,7 @@ class TextEncoder(nn.Module):
                 else torch.full((text.shape[0],), n_frames, device=text.device)
             )
             tail = (valid - e).clamp_(min=0)
-        pos = sinusoidal(torch.arange(e, device=text.device), self.text_dim)
+        pos = text_positions(e, self.text_dim, text.device)
         x = (self.embed(text) + pos.to(dtype)) * keep
         for block in self.blocks:
             x = block(x, frames, tail) * keep
@@ -408,6 +436,11 @@ class DiT(nn.Module):
         dim, depth, heads, dim_head, ff_mult: transformer size (F5TTS_v1_Small: 768, 18, 12, 64, 2).
         text_dim, conv_layers: ConvNeXt-V2 text encoder width and depth (512, 4).
         dropout: dropout in attention and feed-forward (0.1 in F5-TTS).
+        null_text: the unconditional text of CFG (training dropout and the sampler's null pass), see
+            ``TextEncoder``. Default ``"f5"``: F5-TTS' (the null text keeps the text's length), needed to
+            run F5-TTS weights (``tts import f5``) and what the paper's models were trained with.
+            ``"zero"``: the null text embeds to zero, so the unconditional context is the projection bias,
+            one row shared by all utterances (slightly cheaper sampling; not measured better).
     """
 
     def __init__(
@@ -422,8 +455,12 @@ class DiT(nn.Module):
         text_dim: int = 512,
         conv_layers: int = 4,
         dropout: float = 0.1,
+        null_text: str = "f5",
     ):
         super().__init__()
+        if null_text not in NULL_TEXTS:
+            raise ValueError(f"null_text must be one of {NULL_TEXTS}, not {null_text!r}")
+        self.null_text = null_text
         self.args = dict(
             feat_dim=feat_dim,
             vocab_size=vocab_size,
@@ -435,6 +472,7 @@ class DiT(nn.Module):
             text_dim=text_dim,
             conv_layers=conv_layers,
             dropout=dropout,
+            null_text=null_text,
         )
         self.feat_dim, self.dim, self.text_dim = feat_dim, dim, text_dim
         self.time_embed = TimestepEmbedding(dim)
@@ -461,10 +499,8 @@ class DiT(nn.Module):
         drop_text: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Ids (B, Nt) -> (B, E, T), E <= N, frames past E zero (see ``TextEncoder``); rows with
-        ``drop_text`` True embed to zero (unconditional)."""
-        if drop_text is not None:
-            text = text.masked_fill(drop_text.unsqueeze(1), 0)
-        return self.text_encoder(text, n_frames, mask)
+        ``drop_text`` True get the null text (unconditional, ``null_text``)."""
+        return self.text_encoder(text, n_frames, mask, drop_text, self.null_text)
 
     def embed_context(self, cond: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
         """The step-invariant part of the input projection: (B, N, D), (B, E, T) -> (B, N, H).
@@ -479,8 +515,26 @@ class DiT(nn.Module):
         return out
 
     def null_context(self, like: torch.Tensor) -> torch.Tensor:
-        """Context of the unconditional pass (no audio, no text): the projection bias, (1, 1, H)."""
+        """Context of the unconditional pass (no audio, no text) with ``null_text="zero"``: the projection
+        bias, (1, 1, H)."""
         return self.input_proj.bias.to(like.dtype).view(1, 1, -1)
+
+    def sampling_context(
+        self, cond: torch.Tensor, text: torch.Tensor, mask: torch.Tensor | None = None, cfg: bool = True
+    ) -> torch.Tensor:
+        """The step-invariant context of a sampling call: cond (B, N, D) and text ids (B, Nt) -> (B, N, H),
+        or with ``cfg`` (2B, N, H): the conditional rows, then the unconditional ones (audio and text
+        dropped). The text encoder runs once (both halves in one batch for ``null_text="f5"``)."""
+        b, n = cond.shape[:2]
+        if not cfg:
+            return self.embed_context(cond, self.embed_text(text, n, mask))
+        if self.null_text == "zero":
+            context = self.embed_context(cond, self.embed_text(text, n, mask))
+            return torch.cat((context, self.null_context(context).expand(b, n, -1)), dim=0)
+        drop = torch.arange(2 * b, device=text.device) >= b
+        mask2 = None if mask is None else torch.cat((mask, mask), dim=0)
+        text_emb = self.embed_text(torch.cat((text, text), dim=0), n, mask2, drop)
+        return self.embed_context(torch.cat((cond, torch.zeros_like(cond)), dim=0), text_emb)
 
     def forward_context(
         self, x: torch.Tensor, context: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None = None

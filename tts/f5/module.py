@@ -61,6 +61,7 @@ class F5Module(pl.LightningModule):
             stored with the model for synthesis. The space itself is only loaded to log audio samples.
         vocab: path to a vocab.json, or None for the default English ``Vocab()``.
         dim, depth, heads, dim_head, ff_mult, text_dim, conv_layers, dropout: DiT size.
+        null_text: the CFG null text, ``f5`` (F5-TTS, default) or ``zero`` (see ``tts.f5.dit.DiT``).
         lr: AdamW peak learning rate; warmup_steps of linear warm-up, then linear decay to 0 at
             ``trainer.max_steps`` (constant when max_steps is unset).
         ema_beta, ema_update_after_step, ema_update_every: the EMA of the weights used for samples and
@@ -90,6 +91,7 @@ class F5Module(pl.LightningModule):
         text_dim: int = 512,
         conv_layers: int = 4,
         dropout: float = 0.1,
+        null_text: str = "f5",
         audio_drop_prob: float = 0.3,
         cond_drop_prob: float = 0.2,
         frac_lengths: tuple[float, float] = (0.7, 1.0),
@@ -132,6 +134,7 @@ class F5Module(pl.LightningModule):
             text_dim=text_dim,
             conv_layers=conv_layers,
             dropout=dropout,
+            null_text=null_text,
         )
         self.cfm = CFM(DiT(**self.net_args), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
         # state_dict: ema.ema_model.* (the EMA DiT), ema.step, ema.initted
