@@ -284,3 +284,24 @@ def test_synth_with_oracle_durations_uses_the_rows_alignment(phoneme_model, alig
     ).tolist()
     errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert errors[0]["id"] == "u_bad" and "'ʘʘ'" in errors[0]["reason"]
+
+
+def test_bench_spec_oracle_durations_need_alignments(tmp_path, phoneme_model):
+    from tts.bench.runner import SpecError, prepare_spec
+
+    _, model = phoneme_model
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"")
+    rows = [{"id": "a", "text": "Hi.", "ref_audio": str(wav), "ref_text": "Yo.", "alignment": [["h", 0, 0.1]]},
+            {"id": "b", "text": "Hi.", "ref_audio": str(wav), "ref_text": "Yo."}]  # fmt: skip
+    (tmp_path / "list.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {"test_list": str(tmp_path / "list.jsonl"), "asr": [], "similarity": None,
+            "systems": [{"name": "tts", "type": "tts", "model": str(model), "durations": "oracle"}]}  # fmt: skip
+    with pytest.raises(SpecError, match=r"row 2 \(b\): durations: oracle needs `alignment`") as e:
+        prepare_spec(spec)
+    assert "row 1" not in str(e.value)
+    spec["systems"][0]["durations"] = "guess"
+    with pytest.raises(SpecError, match=r"durations[\s\S]*guess"):
+        prepare_spec(spec)
+    spec["systems"][0]["durations"] = "predictor"
+    assert prepare_spec(spec)[0]["systems"][0]["durations"] == "predictor"

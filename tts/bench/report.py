@@ -179,7 +179,9 @@ def render_markdown(report: dict, plots: list[str]) -> str:
         )
         model = s["config"].get("model") or s["config"].get("space") or "-"
         asr_s = ", ".join(f"{a} {t:.1f} s" for a, t in s["asr_seconds"].items())
-        lines += [f"- **{s['name']}**: `{model}`" + (f" (sha256 {hashes})" if hashes else "")
+        durations = {"oracle": "; durations: oracle (the test utterance's own alignment)",
+                     "predictor": "; durations: the model's duration predictor"}.get(s.get("durations"), "")
+        lines += [f"- **{s['name']}**: `{model}`" + (f" (sha256 {hashes})" if hashes else "") + durations
                   + f"; audio {s['audio_seconds']:.1f} s; ASR time (this run, cache hits ~0) {asr_s}"]  # fmt: skip
     lines += [""]
     lines += [

@@ -168,7 +168,13 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
             problems.append(f"test_list {test_list} has no rows")
         base = Path(test_list).parent
         needs_gt = any(s.get("type") in ("ground_truth", "resynthesis") for s in spec.get("systems") or [])
+        systems = spec.get("systems") or []
+        oracle = any(s.get("type") == "tts" and s.get("durations") == "oracle" for s in systems)
         for j, r in enumerate(rows):
+            if oracle and not r.get("alignment"):
+                problems.append(
+                    f"{test_list} row {j + 1} ({r.get('id')}): durations: oracle needs `alignment`"
+                )
             for key in ("id", "text", "ref_audio", "ref_text") + (("gt_audio",) if needs_gt else ()):
                 if not r.get(key):
                     problems.append(f"{test_list} row {j + 1}: missing `{key}`")
@@ -232,7 +238,7 @@ def _audio_for_seed(system: dict, rows: list[dict], out_dir: Path, seed: int, de
         _synthesize_list(
             model=system["model"], input=str(out_dir / "test_list.jsonl"), out=str(out), nfe=system["nfe"],
             cfg=system["cfg"], sway=system["sway"], speed=system["speed"], seed=seed,
-            batch_frames=system["batch_frames"], device=device,
+            batch_frames=system["batch_frames"], device=device, durations=system["durations"],
         )  # fmt: skip
     return {r["id"]: out / f"{r['id']}.wav" for r in rows if (out / f"{r['id']}.wav").is_file()}
 
@@ -314,6 +320,10 @@ def _run_system(
             results = {r["id"]: r for r in read_jsonl(results_file)}
             rtfs = [results[i]["rtf"] for i in ids if i in results and results[i].get("rtf") is not None]
             seed_out["rtf"] = float(np.mean(rtfs)) if rtfs else None
+            # aligned models record where their durations came from (predictor / oracle)
+            durations = sorted({results[i]["durations"] for i in ids if "durations" in results.get(i, {})})
+            if durations:
+                result["durations"] = ", ".join(durations)
         for asr in asrs:
             t1 = time.perf_counter()
             texts = _cached_map(
@@ -496,6 +506,8 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
             res = results[name]
             entry.update(status="ok", seeds=res["seeds"], **_summarize(name, res, spec, asr_names, base))
             entry["model_sha256"] = res.get("model_sha256") or res.get("space_files_sha256")
+            if res.get("durations"):
+                entry["durations"] = res["durations"]
             entry["asr_seconds"] = {
                 a: sum(s["asr"][a]["seconds"] for s in res["per_seed"].values()) for a in asr_names
             }  # fmt: skip

@@ -33,13 +33,16 @@ class SystemSpec:
     sway: float = -1.0
     speed: float = 1.0
     batch_frames: int = 16000
+    # aligned models: frames per token from the model's duration predictor, or "oracle": each test row's
+    # own `alignment` ([[symbol, start_s, duration_s], ...]), comparing representations without duration noise
+    durations: Literal["predictor", "oracle"] = "predictor"
 
 
 # keys each system type takes (the rest of SystemSpec belongs to other types)
 SYSTEM_KEYS = {
     "ground_truth": ("name", "type"),
     "resynthesis": ("name", "type", "space"),
-    "tts": ("name", "type", "model", "nfe", "cfg", "sway", "speed", "batch_frames"),
+    "tts": ("name", "type", "model", "nfe", "cfg", "sway", "speed", "batch_frames", "durations"),
 }
 
 
