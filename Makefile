@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# DAC reference for the encoder equivalence test; --no-deps: see the dev extra in pyproject.toml
+	$(BIN)/pip install -q --no-deps 'descript-audio-codec==1.0.0' 'descript-audiotools==0.7.2'
 	@touch $(STAMP)
 
 # Debian packages: speech synthesizers for the embedded corpus, chromium for the report page test;

@@ -304,3 +304,86 @@ def test_teacher_features_are_computed_online_when_the_batch_has_none(monkeypatc
     t = trainer(max_steps=2)
     t.fit(module, DataLoader([{"wav": 0.1 * torch.randn(4000)}], batch_size=1))
     assert calls == [1] and torch.isfinite(t.callback_metrics["train/semantic_loss"])
+
+
+def test_attn_bottleneck_gives_clamped_gaussian_parameters_at_40_hz():
+    enc = Encoder(
+        channels=2,
+        latent_dim=8,
+        bottleneck="attn",
+        attn_heads=4,
+        activation="snake",
+        logvar_min=-12,
+        logvar_max=12,
+    )
+    assert enc.net[-1].out_channels == 32  # the conv keeps the width; AttnProjection narrows 32 -> 8
+    with torch.no_grad():
+        enc.fc_var.bias.fill_(100.0)
+    mean, logvar = enc(torch.randn(2, 1, 4000))
+    assert mean.shape == logvar.shape == (2, 8, 10)
+    assert logvar.max().item() == 12.0
+    with pytest.raises(ValueError, match="bottleneck"):
+        Encoder(bottleneck="mlp")
+
+
+def test_bigvgan_final_clamp_and_no_bias():
+    dec = BigVGANDecoder(
+        latent_dim=8,
+        channels=64,
+        upsample_kernel_sizes=(9, 9, 4, 4, 4, 4),
+        resblock_kernel_sizes=(3,),
+        final_activation="clamp",
+        final_bias=False,
+    )
+    assert dec.conv_post.bias is None
+    with torch.no_grad():
+        dec.conv_post.parametrizations.weight.original0.mul_(30)
+        out = dec(torch.randn(1, 8, 3))
+    assert out.shape == (1, 1200) and out.abs().max().item() == 1.0 and (out.abs() < 1).any()
+    with pytest.raises(ValueError, match="upsample_kernel_sizes"):
+        BigVGANDecoder(channels=64, upsample_kernel_sizes=(10, 9, 4, 4, 4, 4))
+
+
+def test_discriminator_input_is_dc_free_and_peak_normalized():
+    from tts.vae.discriminators import Discriminator
+
+    torch.manual_seed(0)
+    disc = Discriminator(
+        periods=[2], fft_sizes=[256], period_channels=2, period_max_channels=4, stft_channels=2
+    )
+    wav = 0.1 * torch.randn(2, 2000)
+    logits, _ = disc(wav)
+    shifted, _ = disc(3.0 * wav + 0.5)  # other level and DC offset: the same after normalization
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(logits, shifted))
+    norm = Discriminator.normalize(3.0 * wav + 0.5)
+    assert torch.allclose(norm.mean(-1), torch.zeros(2), atol=1e-6)
+    assert torch.allclose(norm.abs().amax(-1), torch.full((2,), 0.8))
+    raw = Discriminator(
+        periods=[2],
+        fft_sizes=[256],
+        period_channels=2,
+        period_max_channels=4,
+        stft_channels=2,
+        normalize_input=False,
+    )
+    raw.load_state_dict(disc.state_dict())
+    assert not torch.allclose(raw(wav)[0][0], raw(3.0 * wav + 0.5)[0][0])
+
+
+def test_feature_maps_exclude_the_logits_and_keep_every_band_conv():
+    from tts.vae.discriminators import Discriminator
+
+    disc = Discriminator(
+        periods=[2, 3], fft_sizes=[256], period_channels=2, period_max_channels=4, stft_channels=2
+    )
+    logits, fmaps = disc(torch.randn(1, 2000))
+    assert [len(f) for f in fmaps] == [5, 5, 25]  # 5 convs per period disc; 5 band convs x 5 bands
+    assert all(m.shape[1] > 1 for maps in fmaps for m in maps)  # conv activations, no 1-channel logits map
+
+
+def test_discriminator_lr_decays_only_while_the_discriminator_trains():
+    module = tiny_module(gan_start_step=1, lr_decay=0.5)
+    t = trainer(max_steps=6)
+    t.fit(module, batches(3))
+    sched_g, sched_d = module.lr_schedulers()
+    assert sched_g.last_epoch == 3 and sched_d.last_epoch == 2  # batches 1 and 2 trained the discriminator

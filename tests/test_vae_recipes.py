@@ -8,10 +8,11 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch.utils.data import DataLoader
 
-from tts.vae.model import BigVGANDecoder, VocosDecoder
+from tts.vae.model import AttnProjection, BigVGANDecoder, DACSnake, VocosDecoder
 from tts.vae.module import VAEModule
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -75,6 +76,19 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
     assert (module.alignment is not None) == semantic
     assert isinstance(module.vae.decoder, BigVGANDecoder)
     assert (hp.lr, tuple(hp.betas), hp.lr_decay) == (1e-4, (0.8, 0.99), 0.999996)
+    # Semantic-VAE's released configuration (dac.py, bigvgan_v2_16khz_40hz_base_vae64.json, train.py)
+    enc, dec = module.vae.encoder, module.vae.decoder
+    assert isinstance(enc.bottleneck, AttnProjection) and enc.logvar_range == (-12.0, 12.0)
+    assert enc.bottleneck.attn.num_heads == 8 and enc.fc_mu.weight.shape == enc.fc_var.weight.shape == (
+        64,
+        64,
+    )
+    assert isinstance(enc.net[0], torch.nn.Conv1d) and isinstance(enc.net[-2], DACSnake)
+    assert dec.conv_pre.weight.shape[0] == 1024 and dec.conv_post.bias is None
+    assert [up.weight.shape[-1] for up in dec.ups] == [9, 9, 4, 4, 4, 4] and dec.final_activation == "clamp"
+    assert hp.grad_clip_generator == 10.0 and module.discriminator.normalize_input
+    with open(RECIPES / recipe) as f:
+        assert yaml.safe_load(f)["trainer"]["precision"] == "32-true"
     assert cli.datamodule.hparams.crop_seconds == 0.5
     assert (cli.datamodule.hparams.teacher_key == "teacher") == semantic
     trainer = one_step(module, 8000, hp.teacher_dim if semantic else None)
@@ -85,6 +99,9 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
 @pytest.mark.parametrize("recipe", ["demo/vae_semantic.yaml", "demo/vae_plain.yaml"])
 def test_demo_recipes_build_a_small_vocos_decoder_vae(recipe):
     module = build(recipe).model
+    # the small scales keep their settings: conv bottleneck, clip 1000, raw discriminator input
+    assert module.vae.encoder.bottleneck_kind == "conv" and module.hparams.grad_clip_generator == 1000.0
+    assert not module.discriminator.normalize_input
     n_params = sum(p.numel() for p in module.vae.parameters())
     assert isinstance(module.vae.decoder, VocosDecoder)
     assert 1e6 < n_params < 3e6

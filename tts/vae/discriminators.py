@@ -1,7 +1,9 @@
 """GAN discriminators: multi-period (HiFi-GAN) + multi-band multi-scale complex STFT (DAC).
 
 Every sub-discriminator maps a waveform (B, T) to (logits, feature_maps); ``Discriminator`` runs all of
-them and returns the two lists.
+them and returns the two lists. As in DAC / Semantic-VAE, the feature maps are the activations of every
+conv layer except the final logits conv (5 per period discriminator, 5 band convs x 5 bands per STFT
+discriminator), which is what the feature-matching loss compares.
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ class PeriodDiscriminator(nn.Module):
         for conv in self.convs:
             x = F.leaky_relu(conv(x), 0.1)
             fmaps.append(x)
-        x = self.conv_post(x)
-        fmaps.append(x)
-        return x.flatten(1), fmaps
+        return self.conv_post(x).flatten(1), fmaps
 
 
 class MultiBandSTFTDiscriminator(nn.Module):
@@ -82,18 +82,19 @@ class MultiBandSTFTDiscriminator(nn.Module):
         fmaps, outs = [], []
         for (lo, hi), convs in zip(self.bands, self.band_convs):
             band = x[..., lo:hi]
-            for i, conv in enumerate(convs):
+            for conv in convs:
                 band = F.leaky_relu(conv(band), 0.1)
-                if i > 0:
-                    fmaps.append(band)
+                fmaps.append(band)
             outs.append(band)
-        x = self.conv_post(torch.cat(outs, dim=-1))
-        fmaps.append(x)
-        return x.flatten(1), fmaps
+        return self.conv_post(torch.cat(outs, dim=-1)).flatten(1), fmaps
 
 
 class Discriminator(nn.Module):
-    """All sub-discriminators: (B, T) -> (list of logits, list of feature-map lists)."""
+    """All sub-discriminators: (B, T) -> (list of logits, list of feature-map lists).
+
+    ``normalize_input`` (DAC / Semantic-VAE): the waveform's DC offset is removed and its peak scaled to
+    0.8 (per item) before it reaches the sub-discriminators, so they judge shape, not level.
+    """
 
     def __init__(
         self,
@@ -102,14 +103,24 @@ class Discriminator(nn.Module):
         period_channels: int = 32,
         period_max_channels: int = 1024,
         stft_channels: int = 32,
+        normalize_input: bool = True,
     ):
         super().__init__()
+        self.normalize_input = normalize_input
         self.discriminators = nn.ModuleList(
             [PeriodDiscriminator(p, period_channels, period_max_channels) for p in periods]
             + [MultiBandSTFTDiscriminator(n, stft_channels) for n in fft_sizes]
         )
 
+    @staticmethod
+    def normalize(wav: torch.Tensor, peak: float = 0.8) -> torch.Tensor:
+        """(B, T): remove the mean, scale the absolute peak to ``peak`` (DAC's ``preprocess``)."""
+        wav = wav - wav.mean(dim=-1, keepdim=True)
+        return peak * wav / (wav.abs().amax(dim=-1, keepdim=True) + 1e-9)
+
     def forward(self, wav: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        if self.normalize_input:
+            wav = self.normalize(wav)
         logits, fmaps = [], []
         for disc in self.discriminators:
             logit, fmap = disc(wav)

@@ -72,7 +72,10 @@ def generator_adversarial_loss(fake_logits: list[torch.Tensor]) -> torch.Tensor:
 def feature_matching_loss(
     real_fmaps: list[list[torch.Tensor]], fake_fmaps: list[list[torch.Tensor]]
 ) -> torch.Tensor:
-    """L1 between discriminator feature maps of real (detached) and generated audio, summed over layers."""
+    """L1 between discriminator feature maps of real (detached) and generated audio, summed over layers.
+
+    The maps are those the discriminators return: every conv activation but the final logits map.
+    """
     return sum(
         F.l1_loss(fake.float(), real.detach().float())
         for real_d, fake_d in zip(real_fmaps, fake_fmaps)

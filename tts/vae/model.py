@@ -77,6 +77,20 @@ class AntiAliasedSnake(nn.Module):
         return F.conv1d(y, filt, stride=2, groups=channels)
 
 
+class DACSnake(nn.Module):
+    """DAC's Snake x + 1/alpha * sin^2(alpha * x): one linear-scale alpha per channel (init 1). (B, C, T)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + (self.alpha + 1e-9).reciprocal() * torch.sin(self.alpha * x).pow(2)
+
+
+ENCODER_ACTIVATIONS = {"snakebeta": Snake, "snake": DACSnake}
+
+
 def snake(channels: int, anti_alias: bool) -> nn.Module:
     return AntiAliasedSnake(channels) if anti_alias else Snake(channels)
 
@@ -84,12 +98,12 @@ def snake(channels: int, anti_alias: bool) -> nn.Module:
 class ResidualUnit(nn.Module):
     """DAC residual unit: Snake, dilated conv k7, Snake, conv k1, plus skip. (B, C, T) -> (B, C, T)."""
 
-    def __init__(self, channels: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, activation: type[nn.Module] = Snake):
         super().__init__()
         self.block = nn.Sequential(
-            Snake(channels),
+            activation(channels),
             wn_conv1d(channels, channels, 7, dilation=dilation, padding=3 * dilation),
-            Snake(channels),
+            activation(channels),
             wn_conv1d(channels, channels, 1),
         )
 
@@ -97,10 +111,82 @@ class ResidualUnit(nn.Module):
         return x + self.block(x)
 
 
+class GeGLUMLP(nn.Module):
+    """LayerNorm, GELU(tanh)-gated linear unit, linear back: (B, N, dim) -> (B, N, dim)."""
+
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.w0 = nn.Linear(dim, hidden_dim)
+        self.w1 = nn.Linear(dim, hidden_dim)
+        self.w2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        return self.w2(F.gelu(self.w0(x), approximate="tanh") * self.w1(x))
+
+
+class CausalDownAttention(nn.Module):
+    """Causal multi-head self-attention that narrows in_dim to out_dim (Semantic-VAE ``CausalAttention``).
+
+    q/k/v have in_dim channels (head_dim = in_dim / heads; q and v biased, k not); the heads' outputs
+    are averaged, average-pooled from head_dim to out_dim channels and projected by a Linear(out, out).
+    (B, N, in_dim) -> (B, N, out_dim).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, num_heads: int):
+        super().__init__()
+        if in_dim < out_dim or in_dim % num_heads:
+            raise ValueError(
+                f"need in_dim >= out_dim and in_dim % num_heads == 0, got {in_dim}, {out_dim}, {num_heads}"
+            )
+        self.num_heads, self.head_dim, self.out_dim = num_heads, in_dim // num_heads, out_dim
+        self.qkv = nn.Linear(in_dim, 3 * in_dim, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(in_dim))
+        self.v_bias = nn.Parameter(torch.zeros(in_dim))
+        self.proj = nn.Linear(out_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, n, _ = x.shape
+        bias = torch.cat((self.q_bias, torch.zeros_like(self.q_bias), self.v_bias))
+        qkv = F.linear(x, self.qkv.weight, bias).view(batch, n, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).mean(dim=1)  # (B, N, head_dim)
+        if self.head_dim != self.out_dim:
+            y = F.adaptive_avg_pool1d(y, self.out_dim)
+        return self.proj(y)
+
+
+class AttnProjection(nn.Module):
+    """Semantic-VAE bottleneck: proj(LN(x)) + causal attention(LN(x)), then + GeGLU MLP (hidden 2 * out_dim).
+
+    (B, N, in_dim) -> (B, N, out_dim), e.g. 1024 -> 64 with 8 heads.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, num_heads: int = 8, mlp_ratio: int = 2):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(in_dim)
+        self.attn = CausalDownAttention(in_dim, out_dim, num_heads)
+        self.norm3 = nn.LayerNorm(in_dim)
+        self.proj = nn.Linear(in_dim, out_dim)
+        self.norm2 = nn.LayerNorm(out_dim)
+        self.mlp = GeGLUMLP(out_dim, out_dim * mlp_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(self.norm3(x)) + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
 class Encoder(nn.Module):
     """DAC-style strided conv encoder: (B, 1, T) -> (mean, logvar) each (B, latent_dim, T / prod(strides)).
 
     Channels start at ``channels`` and double at each stride (64 -> 1024 for the paper size).
+    ``bottleneck``: "conv" = one conv k3 to 2 * latent_dim split into mean / log-variance (the small
+    recipes); "attn" = Semantic-VAE's: conv k3 keeping the width (1024), ``AttnProjection`` (causal
+    ``attn_heads``-head attention + GeGLU MLP) down to latent_dim, then Linear ``fc_mu`` / ``fc_var``.
+    The log-variance is clamped to [logvar_min, logvar_max] (Semantic-VAE: +-12).
+    ``activation``: "snakebeta" (log-scale alpha and beta per channel) or "snake" (DAC's Snake1d, one
+    linear-scale alpha; the paper recipes, loadable from DAC / Semantic-VAE weights).
     """
 
     def __init__(
@@ -110,25 +196,44 @@ class Encoder(nn.Module):
         latent_dim: int = 64,
         logvar_min: float = -30.0,
         logvar_max: float = 20.0,
+        bottleneck: str = "conv",
+        attn_heads: int = 8,
+        activation: str = "snakebeta",
     ):
         super().__init__()
+        if bottleneck not in ("conv", "attn"):
+            raise ValueError(f"bottleneck must be 'conv' or 'attn', got {bottleneck!r}")
+        if activation not in ENCODER_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ENCODER_ACTIVATIONS)}, got {activation!r}")
+        act = ENCODER_ACTIVATIONS[activation]
         self.strides = tuple(strides)
         self.hop_length = math.prod(self.strides)
         self.latent_dim = latent_dim
         self.logvar_range = (logvar_min, logvar_max)
+        self.bottleneck_kind = bottleneck
         layers: list[nn.Module] = [wn_conv1d(1, channels, 7, padding=3)]
         for stride in self.strides:
-            layers += [ResidualUnit(channels, d) for d in (1, 3, 9)]
+            layers += [ResidualUnit(channels, d, act) for d in (1, 3, 9)]
             layers += [
-                Snake(channels),
+                act(channels),
                 wn_conv1d(channels, channels * 2, 2 * stride, stride=stride, padding=math.ceil(stride / 2)),
             ]
             channels *= 2
-        layers += [Snake(channels), wn_conv1d(channels, 2 * latent_dim, 3, padding=1)]
+        out_channels = 2 * latent_dim if bottleneck == "conv" else channels
+        layers += [act(channels), wn_conv1d(channels, out_channels, 3, padding=1)]
         self.net = nn.Sequential(*layers)
+        if bottleneck == "attn":
+            self.bottleneck = AttnProjection(channels, latent_dim, attn_heads)
+            self.fc_mu = nn.Linear(latent_dim, latent_dim)
+            self.fc_var = nn.Linear(latent_dim, latent_dim)
 
     def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, logvar = self.net(wav).chunk(2, dim=1)
+        h = self.net(wav)
+        if self.bottleneck_kind == "conv":
+            mean, logvar = h.chunk(2, dim=1)
+        else:
+            h = self.bottleneck(h.transpose(1, 2))
+            mean, logvar = self.fc_mu(h).transpose(1, 2), self.fc_var(h).transpose(1, 2)
         return mean, logvar.clamp(*self.logvar_range)
 
 
@@ -156,8 +261,13 @@ class AMPBlock(nn.Module):
 class BigVGANDecoder(nn.Module):
     """BigVGAN generator: (B, latent_dim, N) -> (B, N * prod(upsample_rates)).
 
-    Transposed-conv upsampling (kernel 2*rate, or 2*rate+1 for odd rates) halving the channels at each
-    stage, followed by the average of AMP blocks with kernels ``resblock_kernel_sizes``.
+    Transposed-conv upsampling halving the channels (from ``channels``, BigVGAN's
+    upsample_initial_channel) at each stage, followed by the average of AMP blocks with kernels
+    ``resblock_kernel_sizes``. ``upsample_kernel_sizes``: BigVGAN's per-stage kernels (padding
+    (k - rate) / 2, so k - rate must be even); None = 2*rate (+1 for odd rates). ``final_activation``:
+    "tanh" or "clamp" (to [-1, 1]; BigVGAN's use_tanh_at_final=false); ``final_bias``: conv_post bias.
+    Semantic-VAE's bigvgan_v2_16khz_40hz_base_vae64.json = channels 1024, kernels (9, 9, 4, 4, 4, 4),
+    clamp, no final bias; the module layout matches BigVGAN's, so weights map one to one.
     """
 
     def __init__(
@@ -168,8 +278,23 @@ class BigVGANDecoder(nn.Module):
         resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11),
         resblock_dilations: tuple[int, ...] = (1, 3, 5),
         anti_alias: bool = True,
+        upsample_kernel_sizes: tuple[int, ...] | None = None,
+        final_activation: str = "tanh",
+        final_bias: bool = True,
     ):
         super().__init__()
+        if final_activation not in ("tanh", "clamp"):
+            raise ValueError(f"final_activation must be 'tanh' or 'clamp', got {final_activation!r}")
+        if upsample_kernel_sizes is None:
+            upsample_kernel_sizes = tuple(2 * r + (r % 2) for r in upsample_rates)
+        if len(upsample_kernel_sizes) != len(upsample_rates) or any(
+            (k - r) % 2 or k < r for k, r in zip(upsample_kernel_sizes, upsample_rates)
+        ):
+            raise ValueError(
+                f"upsample_kernel_sizes {list(upsample_kernel_sizes)} must pair with upsample_rates "
+                f"{list(upsample_rates)}, each kernel >= its rate with an even difference"
+            )
+        self.final_activation = final_activation
         if channels < 2 ** len(upsample_rates):
             raise ValueError(
                 f"channels={channels} is halved {len(upsample_rates)} times: need >= {2 ** len(upsample_rates)}"
@@ -178,8 +303,7 @@ class BigVGANDecoder(nn.Module):
         self.conv_pre = wn_conv1d(latent_dim, channels, 7, padding=3)
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
-        for rate in upsample_rates:
-            kernel = 2 * rate + (rate % 2)
+        for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
             self.ups.append(
                 weight_norm(
                     nn.ConvTranspose1d(channels, channels // 2, kernel, rate, padding=(kernel - rate) // 2)
@@ -193,14 +317,15 @@ class BigVGANDecoder(nn.Module):
                 )
             )
         self.act_post = snake(channels, anti_alias)
-        self.conv_post = wn_conv1d(channels, 1, 7, padding=3)
+        self.conv_post = wn_conv1d(channels, 1, 7, padding=3, bias=final_bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.conv_pre(z)
         for up, blocks in zip(self.ups, self.resblocks):
             x = up(x)
             x = sum(block(x) for block in blocks) / len(blocks)
-        return torch.tanh(self.conv_post(self.act_post(x))).squeeze(1)
+        x = self.conv_post(self.act_post(x)).squeeze(1)
+        return torch.tanh(x) if self.final_activation == "tanh" else x.clamp(-1.0, 1.0)
 
 
 class ConvNeXtBlock(nn.Module):

@@ -30,6 +30,10 @@ from tts.vae.model import build_vae, instantiate
 class VAEModule(L.LightningModule):
     """Trains ``SpeechVAE`` (built from ``encoder`` / ``decoder`` class_path specs) with mel, GAN, KL and
     optional semantic-alignment losses. ``semantic_weight=0`` is the plain VAE: no projector, no teacher.
+
+    As Semantic-VAE's ``scripts/train.py``: one discriminator step (gradient norm clipped to
+    ``grad_clip_discriminator``, its LR scheduler stepped only then) from ``gan_start_step`` (in batches)
+    on, then one generator step (clipped to ``grad_clip_generator``, 10 there).
     """
 
     def __init__(
@@ -51,7 +55,7 @@ class VAEModule(L.LightningModule):
         betas: tuple[float, float] = (0.8, 0.99),
         lr_decay: float = 0.999996,
         gan_start_step: int = 0,
-        grad_clip_generator: float = 1000.0,
+        grad_clip_generator: float = 10.0,
         grad_clip_discriminator: float = 10.0,
         log_audio_count: int = 2,
     ):
@@ -156,6 +160,7 @@ class VAEModule(L.LightningModule):
             self.manual_backward(loss_d)
             self.clip_gradients(opt_d, hp.grad_clip_discriminator, "norm")
             opt_d.step()
+            sched_d.step()  # the discriminator's LR decays only while it trains (Semantic-VAE)
             self.log("train/disc_loss", loss_d, prog_bar=True, batch_size=wav.shape[0])
 
         losses = {"mel": self.mel_loss(recon, target), "kl": kl_loss(out["mean"], out["logvar"])}
@@ -186,7 +191,6 @@ class VAEModule(L.LightningModule):
         if not gan_on:
             opt_d.step()  # no gradients: a no-op that keeps global_step at 2 per batch
         sched_g.step()
-        sched_d.step()
 
         batch_size = wav.shape[0]
         self.log("train/loss", loss_g, prog_bar=True, batch_size=batch_size)
