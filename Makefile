@@ -9,7 +9,7 @@ SCALE   ?= demo
 OUT     ?= work/demo
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test setup venv debs lint bench clean
+.PHONY: demo test setup venv debs lint bench clean f5-ref
 
 demo: setup
 	$(BIN)/tts demo --scale $(SCALE) --out $(OUT)
@@ -27,7 +27,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	# DAC reference for the encoder equivalence test; --no-deps: see the dev extra in pyproject.toml
 	$(BIN)/pip install -q --no-deps 'descript-audio-codec==1.0.0' 'descript-audiotools==0.7.2'
+	$(MAKE) f5-ref
 	@touch $(STAMP)
+
+# The F5-TTS reference code for the equivalence tests: f5-tts without its dependencies (they would
+# upgrade transformers/huggingface_hub and pull gradio, wandb, datasets, ...); the few its model files
+# need are in the dev extra. tts.f5.convert.reference_modules() imports the model files only.
+F5_REF := f5-tts==1.1.22
+f5-ref:
+	$(BIN)/pip install -q --no-deps '$(F5_REF)'
 
 # Debian packages: speech synthesizers for the embedded corpus, chromium for the report page test;
 # apt-get when root, else print the command.

@@ -12,9 +12,9 @@ Untrained weights (random Vocos / VAE / DiT of the demo recipes) give the same t
 
 Part 2, the same small DiT configuration timed in ours and in the F5-TTS reference implementation
 (SWivid/F5-TTS ``model/backbones/dit.py`` + ``model/cfm.py``), each in its own subprocess with the same
-thread count: one training step and one 32-NFE CFG sampling call. The reference runs from a source tree
-(--ref-src, e.g. ``git archive`` of the repository) with a Python that has x_transformers + torchdiffeq
-(--ref-python, e.g. a venv that adds them next to this project's torch); skipped when either is missing.
+thread count: one training step and one 32-NFE CFG sampling call. The reference is the f5-tts 1.1.22
+package installed by ``make`` (test-only: ``make f5-ref``, with x-transformers + torchdiffeq from the dev
+extra); skipped when it is not installed.
 
 Writes ``report.json`` and ``report.md`` under --out.
 """
@@ -134,27 +134,12 @@ def worker_ours(cfg: dict) -> dict:
 
 
 def worker_reference(cfg: dict) -> dict:
-    """Time the F5-TTS reference DiT + CFM (imported from cfg['ref_src']) on the same shapes."""
-    import types
-
+    """Time the F5-TTS reference DiT + CFM (the installed f5-tts package, ``make f5-ref``) on the same shapes."""
     import torch
 
-    # The reference's model package imports its trainer and Chinese text tools; load only the model files.
-    sys.modules.setdefault("rjieba", types.ModuleType("rjieba"))
-    pinyin = types.ModuleType("pypinyin")
-    pinyin.Style, pinyin.lazy_pinyin = object, None
-    sys.modules.setdefault("pypinyin", pinyin)
-    src = Path(cfg["ref_src"])
-    for name, path in (
-        ("f5_tts", src / "f5_tts"),
-        ("f5_tts.model", src / "f5_tts/model"),
-        ("f5_tts.model.backbones", src / "f5_tts/model/backbones"),
-    ):
-        mod = types.ModuleType(name)
-        mod.__path__ = [str(path)]
-        sys.modules[name] = mod
-    from f5_tts.model.backbones.dit import DiT
-    from f5_tts.model.cfm import CFM
+    from tts.f5.convert import reference_modules
+
+    DiT, CFM, _ = reference_modules()  # the model files only (not the package's trainer)
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(0)
@@ -192,6 +177,17 @@ def worker_reference(cfg: dict) -> dict:
         first_id=0,  # the reference shifts ids by one itself
     )
     return {**times, "params": sum(p.numel() for p in net.parameters())}
+
+
+def _reference_missing(python: str) -> str | None:
+    """Why the reference cannot run under ``python`` (None when it can)."""
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); from tts.f5.convert import reference_modules; reference_modules()"
+    out = subprocess.run([python, "-c", probe, str(ROOT)], capture_output=True, text=True)
+    if out.returncode:
+        return (
+            f"no F5-TTS reference under {python} (run `make f5-ref`): {out.stderr.strip().splitlines()[-1:]}"
+        )
+    return None
 
 
 def run_worker(python: str, kind: str, cfg: dict, timeout: int = 1800) -> dict:
@@ -470,8 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--reference", choices=("auto", "off"), default="auto")
     p.add_argument("--ref-rounds", type=int, default=5, help="alternating ours/reference worker rounds")
-    p.add_argument("--ref-python", default="/work/f5ref-venv/bin/python")
-    p.add_argument("--ref-src", default="/work/f5ref-src/src")
+    p.add_argument(
+        "--ref-python", default=sys.executable, help="Python with f5-tts installed (default: this one)"
+    )
     p.add_argument("--worker", choices=("ours", "reference"), help=argparse.SUPPRESS)
     p.add_argument("--worker-config", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -510,12 +507,11 @@ def main(argv: list[str] | None = None) -> int:
         "sample_batch": 1,
         "prompt_frames": round(args.prompt_s * 93.75),
         "total_frames": round(8.0 * 93.75),
-        "ref_src": args.ref_src,
     }
     if args.reference == "off":
         report["reference"] = {"skipped": "--reference off"}
-    elif not Path(args.ref_python).exists() or not (Path(args.ref_src) / "f5_tts/model/cfm.py").exists():
-        report["reference"] = {"skipped": f"no reference setup ({args.ref_python}, {args.ref_src})"}
+    elif (why := _reference_missing(args.ref_python)) is not None:
+        report["reference"] = {"skipped": why}
     else:
         runs: dict[str, list[dict]] = {"ours": [], "reference": []}
         for _ in range(args.ref_rounds):  # alternate, so load from other processes hits both alike
@@ -538,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
             "sample_speedup": ref["sample_s"] / ours["sample_s"],
             "train_speedup_rounds": paired["train_step_s"],
             "sample_speedup_rounds": paired["sample_s"],
-            "source": "SWivid/F5-TTS src/f5_tts/model (DiT + CFM), x_transformers + torchdiffeq from PyPI",
+            "source": "f5-tts 1.1.22 from PyPI (SWivid/F5-TTS f5_tts/model: DiT + CFM), x-transformers + torchdiffeq",
             "options": f"both eager (no torch.compile), {precision_words}, same device and threads; "
             "ours = tts/f5 (channels-last "
             "conv, fused rotary/adaLN ops, q/k/v biases folded out of the projection, text encoder run "

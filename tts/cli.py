@@ -28,6 +28,7 @@ Data and features:
   extract latents           cache VAE latents (sampled z or mean) + per-dimension statistics
   extract features          cache any feature space (mel or latent) for F5 training
   export vae                a trained VAE checkpoint -> model.safetensors + config.json
+  import f5                 an F5-TTS v1 checkpoint (.pt / .safetensors) + vocab.txt -> our F5 export
 
 Synthesis and evaluation:
   synth                     batch synthesis from a JSONL/TSV list (resumable, bad lines reported)
@@ -45,6 +46,7 @@ _TOOLS = {
     ("extract", "latents"): "tts.vae.extract",
     ("extract", "features"): "tts.features.extract",
     ("export", "vae"): "tts.vae.export",
+    ("import", "f5"): "tts.f5.convert",
     ("synth",): "tts.synth",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",
