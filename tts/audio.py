@@ -27,11 +27,17 @@ def as_mono_float32(wav: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(wav, dtype=np.float32).reshape(-1))
 
 
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise AudioError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty audio (0-byte file)")
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a file as float32 (frames, channels) and its sample rate; AudioError names the file."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found")
+    _check_file(path)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
@@ -42,8 +48,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 def audio_duration(path: str | Path) -> float:
     """Seconds of audio in ``path`` read from its header (nothing decoded); AudioError names the file."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found")
+    _check_file(path)
     try:
         info = sf.info(str(path))
     except Exception as e:

@@ -1,0 +1,95 @@
+"""Shared pieces of the bad-input suite (helpers; the fixtures are re-exported by conftest.py): a tiny F5 model,
+wav writers, the CLI runner and output checks.
+
+Every test here feeds one kind of bad input (or fault) to a real command and asserts three things: the
+message names the file / line / key, the exit code, and that every good item's output exists and is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tts.cli import main as cli_main
+from tts.io import read_jsonl
+
+SR = 24000
+
+
+@pytest.fixture(scope="session")
+def f5_model(tmp_path_factory) -> Path:
+    """A tiny F5 export dir on mel + a tiny Vocos (max 8 s): built once, copied by tests that damage it."""
+    from tts.f5.dit import DiT
+    from tts.f5.export import F5Model, save
+    from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
+    from tts.text import Vocab
+
+    root = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
+    vdir = save_vocos_dir(build_vocos(cfg), cfg, root / "vocos")
+    vocab = Vocab()
+    net = DiT(feat_dim=100, vocab_size=len(vocab), dim=32, depth=1, heads=2, dim_head=16, text_dim=16,
+              conv_layers=1, dropout=0.0)  # fmt: skip
+    return Path(save(F5Model(net, vocab, f"mel:vocos={vdir}", 93.75, max_duration_s=8.0), root / "f5"))
+
+
+@pytest.fixture
+def model_copy(f5_model, tmp_path) -> Path:
+    return Path(shutil.copytree(f5_model, tmp_path / "f5_copy"))
+
+
+def speech(seconds: float = 0.5, sr: int = SR, seed: int = 0, channels: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    wav = (0.1 * rng.standard_normal((int(seconds * sr), channels))).astype("float32")
+    return wav[:, 0] if channels == 1 else wav
+
+
+def write_wav(path: Path, seconds: float = 0.5, sr: int = SR, seed: int = 0, **kw) -> str:
+    sf.write(path, speech(seconds, sr, seed, kw.pop("channels", 1)), sr, **kw)
+    return str(path)
+
+
+def run(argv: list[str], capsys) -> tuple[int, str]:
+    """``tts <argv>`` in this process -> (exit code, stdout + stderr); argparse exits count as codes."""
+    try:
+        rc = cli_main(argv)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def assert_valid_wav(path: Path, sr: int = SR) -> None:
+    """A readable, non-empty, finite wav at ``sr`` that is not pinned to the clip limits."""
+    assert path.is_file(), f"missing output {path}"
+    data, rate = sf.read(path, dtype="float32")
+    assert rate == sr and data.size > 0 and np.isfinite(data).all()
+    assert np.abs(data).max() < 0.999 or np.abs(data).mean() < 0.9, f"{path} is saturated"
+
+
+def good_rows(ref: str, n: int = 2) -> list[dict]:
+    return [{"id": f"good{i}", "text": "Hello there.", "ref_audio": ref, "ref_text": "A prompt."} for i in range(n)]
+
+
+def write_list(path: Path, lines: list) -> str:
+    """Lines as JSONL: dicts are dumped, str / bytes written as they are."""
+    raw = b"".join((json.dumps(x).encode() if isinstance(x, dict) else x if isinstance(x, bytes) else x.encode())
+                   + b"\n" for x in lines)  # fmt: skip
+    path.write_bytes(raw)
+    return str(path)
+
+
+def synth_argv(model: Path, lst: str, out: Path, *extra: str) -> list[str]:
+    return ["synth", "--model", str(model), "--input", lst, "--out", str(out), "--nfe", "2", "--no-progress",
+            *extra]  # fmt: skip
+
+
+def errors_of(out: Path) -> list[dict]:
+    return read_jsonl(out / "errors.jsonl")
