@@ -387,3 +387,34 @@ def test_discriminator_lr_decays_only_while_the_discriminator_trains():
     t.fit(module, batches(3))
     sched_g, sched_d = module.lr_schedulers()
     assert sched_g.last_epoch == 3 and sched_d.last_epoch == 2  # batches 1 and 2 trained the discriminator
+
+
+def test_generator_ema_is_updated_exported_and_resumed(tmp_path):
+    module = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
+    t = trainer(max_steps=4)
+    t.fit(module, batches(2))
+    assert int(module.ema.step) == 2  # one update per generator step
+    ema_state, online = module.ema.ema_model.state_dict(), module.vae.state_dict()
+    assert any(not torch.equal(ema_state[k], online[k]) for k in online)
+    ckpt = tmp_path / "vae.ckpt"
+    t.save_checkpoint(ckpt)
+    exported = load(export(ckpt, tmp_path / "ema"))
+    assert all(torch.equal(v, ema_state[k]) for k, v in exported.state_dict().items())
+    assert json.loads((tmp_path / "ema" / "config.json").read_text())["weights"] == "ema"
+    online_export = load(export(ckpt, tmp_path / "online", weights="online"))
+    assert all(torch.equal(v, online[k]) for k, v in online_export.state_dict().items())
+    assert all(torch.equal(v, ema_state[k]) for k, v in load(ckpt).state_dict().items())
+    # resume: the EMA and its step counter continue from the checkpoint
+    resumed = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
+    t2 = trainer(max_steps=8)
+    t2.fit(resumed, batches(2), ckpt_path=ckpt)
+    assert int(resumed.ema.step) == 4
+
+
+def test_checkpoint_without_ema_resumes_into_an_ema_run(tmp_path):
+    t = trainer(max_steps=2)
+    t.fit(tiny_module(ema=False), batches(1))
+    t.save_checkpoint(tmp_path / "old.ckpt")
+    module = tiny_module()
+    trainer(max_steps=4).fit(module, batches(1), ckpt_path=tmp_path / "old.ckpt")
+    assert int(module.ema.step) == 1

@@ -87,6 +87,11 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
     assert dec.conv_pre.weight.shape[0] == 1024 and dec.conv_post.bias is None
     assert [up.weight.shape[-1] for up in dec.ups] == [9, 9, 4, 4, 4, 4] and dec.final_activation == "clamp"
     assert hp.grad_clip_generator == 10.0 and module.discriminator.normalize_input
+    assert module.ema is not None and (hp.ema_beta, hp.ema_update_after_step, hp.ema_update_every) == (
+        0.9999,
+        100,
+        10,
+    )
     with open(RECIPES / recipe) as f:
         assert yaml.safe_load(f)["trainer"]["precision"] == "32-true"
     assert cli.datamodule.hparams.crop_seconds == 0.5
@@ -101,7 +106,7 @@ def test_demo_recipes_build_a_small_vocos_decoder_vae(recipe):
     module = build(recipe).model
     # the small scales keep their settings: conv bottleneck, clip 1000, raw discriminator input
     assert module.vae.encoder.bottleneck_kind == "conv" and module.hparams.grad_clip_generator == 1000.0
-    assert not module.discriminator.normalize_input
+    assert not module.discriminator.normalize_input and module.ema is None
     n_params = sum(p.numel() for p in module.vae.parameters())
     assert isinstance(module.vae.decoder, VocosDecoder)
     assert 1e6 < n_params < 3e6

@@ -25,23 +25,41 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-def load_checkpoint_parts(ckpt_path: str | Path) -> tuple[dict, dict]:
-    """(config {"encoder", "decoder"}, vae state dict) from a VAEModule Lightning checkpoint."""
+EMA_PREFIX = "ema.ema_model."
+
+
+def load_checkpoint_parts(ckpt_path: str | Path, weights: str = "ema") -> tuple[dict, dict]:
+    """(config {"encoder", "decoder", "weights"}, vae state dict) from a VAEModule Lightning checkpoint.
+
+    ``weights="ema"`` takes the generator EMA (``ema.ema_model.*``) when the checkpoint has one and the
+    online weights otherwise (``config["weights"]`` says which); ``"online"`` always the online ones.
+    """
     from tts.io import CheckpointError, load_checkpoint
 
+    if weights not in ("ema", "online"):
+        raise ValueError(f"weights must be 'ema' or 'online', got {weights!r}")
     ckpt = load_checkpoint(ckpt_path)
     hparams = ckpt.get("hyper_parameters", {})
     if "encoder" not in hparams or "decoder" not in hparams or "state_dict" not in ckpt:
         raise CheckpointError(
             f"{ckpt_path}: not a tts.vae.module.VAEModule checkpoint (no encoder/decoder hyper-parameters)"
         )
-    config = {"encoder": hparams["encoder"], "decoder": hparams["decoder"]}
-    state = {k[len("vae.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("vae.")}
+    has_ema = any(k.startswith(EMA_PREFIX) for k in ckpt["state_dict"])
+    prefix = EMA_PREFIX if weights == "ema" and has_ema else "vae."
+    config = {
+        "encoder": hparams["encoder"],
+        "decoder": hparams["decoder"],
+        "weights": "ema" if prefix == EMA_PREFIX else "online",
+    }
+    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     return config, state
 
 
-def load(path: str | Path, device: str = "cpu") -> SpeechVAE:
-    """SpeechVAE from an export dir (model.safetensors + config.json) or a Lightning .ckpt, in eval mode."""
+def load(path: str | Path, device: str = "cpu", weights: str = "ema") -> SpeechVAE:
+    """SpeechVAE from an export dir (model.safetensors + config.json) or a Lightning .ckpt, in eval mode.
+
+    A .ckpt gives its generator EMA when it has one (``weights="online"``: the online weights).
+    """
     path = Path(path)
     if path.is_dir():
         config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
@@ -53,7 +71,7 @@ def load(path: str | Path, device: str = "cpu") -> SpeechVAE:
         config = read_json(config_path, redo)
         state = load_safetensors(weights_path, redo)
     elif path.is_file():
-        config, state = load_checkpoint_parts(path)
+        config, state = load_checkpoint_parts(path, weights)
     else:
         raise FileNotFoundError(f"VAE not found: {path} (expected an export dir or a .ckpt file)")
     vae = build_vae(config["encoder"], config["decoder"])

@@ -35,7 +35,8 @@ def main(argv: list[str]) -> int:
             "Encode every cut with a trained VAE and store its latents (N, 64) at 40 Hz on the cuts "
             "(custom field --key). Sampled z by default (as the Semantic-VAE paper trains F5 on), the "
             "posterior mean with --mean. Writes OUT/cuts.jsonl.gz, OUT/meta.json and OUT/stats.json "
-            "(per-dimension mean/std)."
+            "(per-dimension mean/std). A training .ckpt with a generator EMA is encoded with the EMA weights "
+            "(as Semantic-VAE extracts latents), like `tts export vae` exports them."
         ),
     )
     parser.add_argument(

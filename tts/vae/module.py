@@ -15,6 +15,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from tts.ema import check_ema_args, make_ema
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import (
     MultiScaleMelLoss,
@@ -34,6 +35,13 @@ class VAEModule(L.LightningModule):
     As Semantic-VAE's ``scripts/train.py``: one discriminator step (gradient norm clipped to
     ``grad_clip_discriminator``, its LR scheduler stepped only then) from ``gan_start_step`` (in batches)
     on, then one generator step (clipped to ``grad_clip_generator``, 10 there).
+
+    ``ema``: an EMA of the VAE (Semantic-VAE keeps ``ema_pytorch.EMA(generator)`` with the library
+    defaults and extracts latents with it): updated after every generator step (``tts.ema``: beta
+    ``ema_beta``, a copy until ``ema_update_after_step`` updates, acting every ``ema_update_every``).
+    Its state is in the checkpoint (``ema.ema_model.*``, ``ema.step``), so a resumed run continues it;
+    ``tts export vae`` and ``tts.vae.load`` take the EMA weights when the checkpoint has them.
+    Validation and the logged samples use the online weights, as the reference does.
     """
 
     def __init__(
@@ -58,12 +66,19 @@ class VAEModule(L.LightningModule):
         grad_clip_generator: float = 10.0,
         grad_clip_discriminator: float = 10.0,
         log_audio_count: int = 2,
+        ema: bool = True,
+        ema_beta: float = 0.9999,
+        ema_update_after_step: int = 100,
+        ema_update_every: int = 10,
     ):
         """``teacher``: optional teacher spec computed online when a batch has no cached "teacher" features."""
         super().__init__()
+        check_ema_args(ema_beta, ema_update_after_step, ema_update_every)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.vae = build_vae(encoder, decoder)
+        # state_dict: ema.ema_model.* (the EMA SpeechVAE), ema.step, ema.initted
+        self.ema = make_ema(self.vae, ema_beta, ema_update_after_step, ema_update_every) if ema else None
         self.use_gan = adversarial_weight > 0 or feature_matching_weight > 0
         self.discriminator = (
             instantiate(discriminator or {"class_path": "tts.vae.discriminators.Discriminator"})
@@ -88,6 +103,17 @@ class VAEModule(L.LightningModule):
     def batch_step(self) -> int:
         """Batches trained so far (global_step counts the generator and discriminator steps)."""
         return self.global_step // 2
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint saved without the EMA (older runs, or ema: false) starts the EMA afresh from its VAE."""
+        state = checkpoint.get("state_dict", {})
+        if self.ema is None or not state or any(k.startswith("ema.") for k in state):
+            return
+        for key, value in self.ema.state_dict().items():
+            if key.startswith("ema_model."):
+                state["ema." + key] = state["vae." + key[len("ema_model.") :]].clone()
+            else:  # step, initted: the EMA re-initialises at its next update
+                state["ema." + key] = torch.zeros_like(value)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -188,6 +214,8 @@ class VAEModule(L.LightningModule):
         self.manual_backward(loss_g)
         self.clip_gradients(opt_g, hp.grad_clip_generator, "norm")
         opt_g.step()
+        if self.ema is not None:
+            self.ema.update()
         if not gan_on:
             opt_d.step()  # no gradients: a no-op that keeps global_step at 2 per batch
         sched_g.step()
