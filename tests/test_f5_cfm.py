@@ -170,9 +170,11 @@ def test_sway_timesteps():
 
 
 def test_duration_rule():
-    assert estimate_frames(100, "abcd", "abcdabcd") == 300
-    assert estimate_frames(100, "abcd", "abcdabcd", speed=2.0) == 200
-    assert estimate_frames(100, "ab", "é") == 200  # UTF-8 bytes, not characters
+    # F5-TTS counts the prompt text with the space it appends ("abcd " = 5 bytes)
+    assert estimate_frames(100, "abcd", "abcdabcd") == 100 + 160
+    assert estimate_frames(100, "abcd", "abcdabcd", speed=2.0) == 100 + 80
+    assert estimate_frames(100, "ab", "é") == 100 + 66  # UTF-8 bytes, not characters
+    assert estimate_frames(100, "aé", "abc") == 100 + 100  # a multi-byte last character: no space added
     assert estimate_frames(100, "x", "y", duration_s=2.0, frame_rate=40.0) == 180
 
 
@@ -207,3 +209,13 @@ def test_epss_is_the_sampler_default_and_only_for_its_step_counts():
     seen.clear()
     CFM(net).sample(*args, nfe=6, sway=None, epss=False)
     assert seen == pytest.approx([i / 6 for i in range(6)])
+
+
+def test_prompt_gain_raises_quiet_prompts_to_rms_0_1():
+    from tts.f5.cfm import prompt_gain
+
+    wav = torch.sin(torch.linspace(0, 200, 16000))  # RMS ~0.707
+    assert prompt_gain(wav) == 1.0 and prompt_gain(torch.zeros(100)) == 1.0
+    quiet = wav * 0.01
+    gain = prompt_gain(quiet)
+    assert float((quiet * gain).square().mean().sqrt()) == pytest.approx(0.1, rel=1e-5)

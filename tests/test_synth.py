@@ -173,3 +173,29 @@ def test_batches_respect_frame_budget():
     batches = make_batches(items, 200)
     assert all(len(b) * b[0].total_frames <= 200 or len(b) == 1 for b in batches)
     assert sorted(it.id for b in batches for it in b) == sorted(it.id for it in items)
+
+
+def test_quiet_prompt_is_raised_to_rms_0_1_and_the_output_scaled_back(tmp_path):
+    """F5-TTS: a prompt under RMS 0.1 is raised to it, the output divided by the same gain; so a prompt
+    20x quieter than an RMS-0.1 one gives the same audio, 20x quieter."""
+    model = tiny_model(tmp_path)
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(12000)
+    base = (0.1 * base / np.sqrt(np.mean(base**2))).astype("float32")
+    outs = {}
+    for name, scale in (("normal", 1.0), ("quiet", 0.05)):
+        sf.write(tmp_path / f"{name}.wav", base * scale, 24000, subtype="FLOAT")
+        lst = tmp_path / f"{name}.jsonl"
+        row = {
+            "id": "u",
+            "text": "Hello there.",
+            "ref_audio": str(tmp_path / f"{name}.wav"),
+            "ref_text": "Hi.",
+        }
+        lst.write_text(json.dumps(row) + "\n")
+        synthesize_list(model, str(lst), str(tmp_path / name), nfe=2, progress=False)
+        outs[name], _ = sf.read(tmp_path / name / "u.wav", dtype="float32")
+    assert np.abs(outs["normal"]).max() > 1e-3
+    # the wavs are 16-bit: the quiet one's rounding step (2^-15) is 20x larger after scaling
+    np.testing.assert_allclose(outs["quiet"] * 20, outs["normal"], rtol=0, atol=21 * 2.0**-15)
+    assert np.abs(outs["quiet"]).max() < np.abs(outs["normal"]).max() / 10

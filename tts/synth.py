@@ -102,6 +102,7 @@ class Item:
     prompt: torch.Tensor | None = None  # (N_ref, D)
     ids: list[int] | None = None
     total_frames: int = 0
+    gain: float = 1.0  # prompt gain (quiet prompts raised to RMS 0.1, F5-TTS); the output is divided by it
 
 
 def _error(line: int, utt_id: str | None, reason: str) -> dict:
@@ -196,7 +197,7 @@ def noise_seed(utt_id: str, seed: int) -> int:
 def prepare(item: Item, model, space, speed: float, durations: str = "predictor") -> str | None:
     """Load + encode the prompt, encode the text, fix the length; returns an error reason or None."""
     from tts.audio import AudioError, audio_duration, load_audio
-    from tts.f5.cfm import estimate_frames
+    from tts.f5.cfm import estimate_frames, prompt_gain
     from tts.text import TextError
 
     aligned = getattr(model, "conditioning", "filler") == "aligned"
@@ -216,6 +217,8 @@ def prepare(item: Item, model, space, speed: float, durations: str = "predictor"
         wav = load_audio(item.ref_audio, space.sample_rate)
     except AudioError as e:
         return f"prompt audio: {e}"
+    item.gain = prompt_gain(wav)
+    wav = wav * item.gain
     with torch.no_grad():
         item.prompt = space.encode(wav.unsqueeze(0).to(space.device))[0].float()
     n_ref = item.prompt.shape[0]
@@ -277,7 +280,7 @@ def synthesize_batch(
     wavs = []
     for i, it in enumerate(batch):
         gen = out[i : i + 1, it.prompt.shape[0] : it.total_frames]
-        wavs.append(space.decode(gen)[0].float().clamp(-1.0, 1.0).cpu())
+        wavs.append((space.decode(gen)[0].float() / it.gain).clamp(-1.0, 1.0).cpu())
     return wavs
 
 

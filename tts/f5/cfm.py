@@ -97,15 +97,29 @@ def estimate_frames(
 ) -> int:
     """Total frames (prompt + generated) of an utterance.
 
-    F5-TTS rule: ``ref + ref * utf8_len(gen_text) / utf8_len(ref_text) / speed``; with ``duration_s``
-    (seconds of generated speech, e.g. the ground truth length) the generated part is
-    ``round(duration_s * frame_rate)`` instead.
+    F5-TTS rule (``utils_infer.infer_batch_process``): ``ref + int(ref / ref_bytes * utf8_len(gen_text) /
+    speed)`` where ``ref_bytes`` counts ``ref_text + " "`` when its last character is one UTF-8 byte (the
+    space F5-TTS appends before the generated text); with ``duration_s`` (seconds of generated speech,
+    e.g. the ground truth length) the generated part is ``round(duration_s * frame_rate)`` instead.
+    (F5-TTS' app also forces speed 0.3 for texts under 10 bytes; not done here.)
     """
     if duration_s is not None:
         if frame_rate is None:
             raise ValueError("duration_s needs frame_rate")
         return ref_frames + max(1, round(duration_s * frame_rate))
-    return ref_frames + max(1, int(ref_frames * utf8_len(gen_text) / max(1, utf8_len(ref_text)) / speed))
+    ref_bytes = utf8_len(ref_text) + (1 if ref_text and utf8_len(ref_text[-1]) == 1 else 0)
+    return ref_frames + max(1, int(ref_frames / max(1, ref_bytes) * utf8_len(gen_text) / speed))
+
+
+PROMPT_RMS = 0.1  # F5-TTS' target_rms
+
+
+def prompt_gain(wav: torch.Tensor, target_rms: float = PROMPT_RMS) -> float:
+    """Gain for a prompt waveform as F5-TTS applies it: a prompt quieter than RMS ``target_rms`` is raised
+    to it (the model saw normalized speech), and the generated audio is scaled back by ``1 / gain`` so
+    the output keeps the prompt's loudness. Louder prompts (and digital silence) are left as they are: 1."""
+    rms = float(wav.float().square().mean().sqrt())
+    return target_rms / rms if 0.0 < rms < target_rms else 1.0
 
 
 class CFM(nn.Module):
