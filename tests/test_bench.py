@@ -247,6 +247,33 @@ def test_runner_writes_report_with_all_rows_and_keeps_others_when_one_fails(corp
     assert all((out / p).stat().st_size > 1000 for p in ("wer.png", "wer_dist.png", "rtf.png"))
 
 
+def test_pairwise_comparisons_and_training_curves_reach_the_report(corpus, fakes, tmp_path):
+    curve = tmp_path / "wer_steps.jsonl"
+    curve.write_text("".join(json.dumps({"step": k * 100, "wall_s": 60.0 * k, "wer_mean": 1.0 / k, "wer_corpus": 1.0 / k,
+                                         "n": 4}) + "\n" for k in (1, 2, 3)))  # fmt: skip
+    systems = _spec(corpus)["systems"][:4]
+    systems[2] = {**systems[2], "curve": str(curve)}
+    systems[3] = {**systems[3], "curve": str(tmp_path / "missing.jsonl")}
+    out = tmp_path / "out"
+    report = runner.run_bench(_spec(corpus, systems=systems, comparisons=[["bad", "good"], ["good", "resynth"]]), out)
+    (bad_good, good_resynth) = report["comparisons"]
+    assert (bad_good["a"], bad_good["b"]) == ("bad", "good")
+    by_name = {s["name"]: s for s in report["systems"]}
+    # a - b against the other pair's order: the same numbers as the delta vs the baseline "good"
+    assert bad_good["wer_mean"]["asr_a"]["delta"] == pytest.approx(by_name["bad"]["asr"]["asr_a"]["delta_wer_mean"]["delta"])
+    assert good_resynth["wer_mean"]["asr_b"]["n"] == len(TEXTS)
+    assert [p["step"] for p in by_name["good"]["curve"]["points"]] == [100, 200, 300]
+    assert "error" in by_name["bad"]["curve"]  # missing curve file: noted, not fatal
+    md = (out / "report.md").read_text()
+    assert "## Paired comparisons" in md and "| bad - good |" in md and "## WER during training" in md
+    assert (out / "wer_curves.png").stat().st_size > 1000
+
+
+def test_comparisons_naming_unknown_systems_are_spec_errors(corpus, fakes, tmp_path):
+    with pytest.raises(runner.SpecError, match=r"comparisons\[0\].*'nope'"):
+        runner.run_bench(_spec(corpus, comparisons=[["good", "nope"]]), tmp_path / "o")
+
+
 def test_rerun_reuses_synthesis_and_cached_transcripts(corpus, fakes, tmp_path):
     spec = _spec(corpus, systems=_spec(corpus)["systems"][:3])
     runner.run_bench(spec, tmp_path / "out")
@@ -315,7 +342,7 @@ def test_cli_refuses_to_mix_runs_without_resume(corpus, fakes, tmp_path):
 # ------------------------------------------------------------------------------------------ eval specs
 
 
-@pytest.mark.parametrize("name", ["smoke", "demo", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "demo", "cpu", "paper"])
 def test_eval_specs_are_well_formed(name):
     spec = runner.load_spec(Path(__file__).parents[1] / "eval" / f"{name}.yaml")
     assert spec["systems"] and spec["asr"] and spec["notes"]

@@ -20,7 +20,7 @@ def test_recipe_validates(recipe, capsys):
     assert config["data"]["class_path"].startswith("tts.")
 
 
-@pytest.mark.parametrize("scale", ["smoke", "demo", "mini"])
+@pytest.mark.parametrize("scale", ["smoke", "demo", "cpu", "mini"])
 def test_pipeline_names_existing_recipes_and_spec(scale):
     root = Path(__file__).parent.parent
     pipeline = yaml.safe_load((root / "recipes" / scale / "pipeline.yaml").read_text())
@@ -28,3 +28,23 @@ def test_pipeline_names_existing_recipes_and_spec(scale):
     for stage in pipeline["train"].values():
         assert (root / stage["recipe"]).is_file()
     assert (root / pipeline["bench"]["spec"]).is_file()
+
+
+def test_cpu_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget():
+    """The cpu scale's three TTS runs: the aligned DiT, one size and one wall-clock budget per space, batches of
+    the same audio length; the benchmark samples them with oracle durations and reports their paired deltas."""
+    root = Path(__file__).parent.parent
+    pipeline = yaml.safe_load((root / "recipes" / "cpu" / "pipeline.yaml").read_text())
+    recipes = {n: yaml.safe_load((root / pipeline["train"][n]["recipe"]).read_text()) for n in ("f5_mel", "f5_semantic")}
+    mel, lat = (recipes[n]["model"]["init_args"] for n in ("f5_mel", "f5_semantic"))
+    assert mel["conditioning"] == lat["conditioning"] == "aligned"
+    for key in ("dim", "depth", "heads", "text_dim", "lr", "warmup_steps"):
+        assert mel[key] == lat[key], key
+    assert recipes["f5_mel"]["trainer"]["max_time"] == recipes["f5_semantic"]["trainer"]["max_time"]
+    frames = {n: recipes[n]["data"]["init_args"]["max_frames_per_batch"] for n in recipes}
+    assert abs(frames["f5_mel"] / 93.75 - frames["f5_semantic"] / 40.0) < 0.1  # seconds of audio per batch
+    spec = yaml.safe_load((root / "eval" / "cpu.yaml").read_text())
+    tts_rows = [s for s in spec["systems"] if s["type"] == "tts"]
+    assert len(tts_rows) == 3 and all(s["durations"] == "oracle" for s in tts_rows)
+    assert spec["max_utterances"] >= 100 and len(spec["seeds"]) >= 2
+    assert ["f5_semantic", "f5_mel"] in spec["comparisons"] and ["f5_semantic", "f5_plain"] in spec["comparisons"]

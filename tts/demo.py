@@ -24,7 +24,7 @@ import yaml
 from tts.io import atomic_write_json
 
 REPO = Path(__file__).resolve().parent.parent
-SCALES = ("smoke", "demo", "mini")
+SCALES = ("smoke", "demo", "cpu", "mini")
 
 
 class Stage:
@@ -118,6 +118,8 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     t0 = time.time()
     c = pipeline["corpus"]
     natural = ["--natural-share", str(c["natural_share"])] if "natural_share" in c else []
+    if "test_share" in c:
+        natural += ["--test-share", str(c["test_share"])]
     st.run("corpus", _python_tool,
            ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0)),
             *natural],
@@ -170,11 +172,22 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic")
     st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain")
 
+    def wer_curve_args(name: str) -> list[str]:
+        """The WERCallback of a pipeline's ``wer_curve`` block, on this run's test list, writing
+        OUT/runs/<name>/wer_steps.jsonl (where the benchmark spec's ``curve`` finds it)."""
+        if not pipeline.get("wer_curve"):
+            return []
+        callback = {"class_path": "tts.f5.callbacks.WERCallback",
+                    "init_args": {**pipeline["wer_curve"], "utterances": str(corpus / "test_list.jsonl"),
+                                  "out": str(out / "runs" / name / "wer_steps.jsonl")}}
+        return ["--trainer.callbacks+=" + json.dumps(callback)]
+
     def train_f5(name: str, space: str, feat_name: str) -> str:
         from tts.f5.export import export
 
         ckpt = fit(name, tr[name]["recipe"],
-                   data_paths(feat_name) + [f"--model.init_args.space={space}"] + tr[name].get("args", []), out)
+                   data_paths(feat_name) + [f"--model.init_args.space={space}"] + wer_curve_args(name)
+                   + tr[name].get("args", []), out)
         return str(export(ckpt, out / "models" / name))
 
     st.run("F5 on mel", train_f5, "f5_mel", spaces["mel"], "mel")
@@ -198,7 +211,9 @@ def main(argv: list[str]) -> int:
         "re-running resumes where it stopped.",
     )
     p.add_argument("--scale", choices=SCALES, default="demo",
-                   help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores; mini: one GPU, <= 10 min")
+                   help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores; cpu: <= 150 min on 2 CPU "
+                   "cores, natural voice, duration-aligned DiT (the scale whose report decides semantic vs plain "
+                   "vs mel); mini: one GPU, <= 10 min")
     p.add_argument("--out", default=None, help="output folder (default work/<scale>)")
     p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml)")
     args = p.parse_args(argv)

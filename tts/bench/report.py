@@ -109,6 +109,31 @@ def plot_rtf(report: dict, path: Path) -> None:
     _save_fig(fig, path)
 
 
+def plot_curves(report: dict, path: Path) -> None:
+    """WER (mean of utterances) against training steps and training wall-clock, per system with a curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
+    for s in report["systems"]:
+        points = [p for p in (s.get("curve") or {}).get("points", []) if p.get("wer_mean") is not None]
+        if not points:
+            continue
+        wer = [100 * p["wer_mean"] for p in points]
+        axes[0].plot([p["step"] for p in points], wer, marker="o", ms=3, label=s["name"])
+        axes[1].plot([p["wall_s"] / 60 for p in points], wer, marker="o", ms=3, label=s["name"])
+    axes[0].set_xlabel("training step")
+    axes[1].set_xlabel("training wall-clock (min, evaluations excluded)")
+    axes[0].set_ylabel("WER % (validation curve)")
+    axes[0].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("WER during training (WERCallback)")
+    _save_fig(fig, path)
+
+
 def render_markdown(report: dict, plots: list[str]) -> str:
     """report.md text: header (scale, spec, date, versions, protocol), tables, plots, failures."""
     asrs = [a["name"] for a in report["asr"]]
@@ -166,6 +191,30 @@ def render_markdown(report: dict, plots: list[str]) -> str:
             f"| {s['name']} | {_ci(s.get('sim'))} | {_delta(s.get('delta_sim'), 1.0, 3)} | {_num(s.get('rtf'))} "
             f"| {_ci(s.get('pesq'), 2)} | {_ci(s.get('stoi'), 3)} | {len(s['missing'])} |"
         ]
+    if report.get("comparisons"):
+        lines += ["", "## Paired comparisons", ""]
+        lines += ["a - b on the utterances both have; WER in points (%), SIM in cosine; 95% paired bootstrap CI.", ""]
+        lines += ["| a - b | " + " | ".join(f"WER `{a}`" for a in asrs) + " | SIM |"]
+        lines += ["|---|" + "---|" * (len(asrs) + 1)]
+        for c in report["comparisons"]:
+            if c.get("error"):
+                lines += [f"| {c['a']} - {c['b']} | " + " | ".join("-" for _ in asrs) + f" | {c['error']} |"]
+                continue
+            wers = " | ".join(_delta(c["wer_mean"].get(a)) for a in asrs)
+            lines += [f"| {c['a']} - {c['b']} | {wers} | {_delta(c.get('sim'), 1.0, 3)} |"]
+    curves = [s for s in report["systems"] if s.get("curve")]
+    if curves:
+        lines += ["", "## WER during training", ""]
+        lines += ["Validation WER logged by `tts.f5.callbacks.WERCallback` while the model trained (its own "
+                  "small list and settings; monitoring only, nothing was selected on it).", ""]
+        lines += ["| system | points | last step | last wall-clock (min) | last WER | file |", "|---|---|---|---|---|---|"]
+        for s in curves:
+            c = s["curve"]
+            pts = c.get("points") or []
+            last = pts[-1] if pts else {}
+            lines += [f"| {s['name']} | {len(pts)} | {last.get('step', '-')} | "
+                      f"{_num(last['wall_s'] / 60, 1) if last.get('wall_s') is not None else '-'} | "
+                      f"{_pct(last.get('wer_mean'))} | `{c['path']}`" + (f" ({c['error']})" if c.get("error") else "") + " |"]
     failed = [s for s in report["systems"] if s["status"] != "ok"]
     if failed:
         lines += ["", "## Failed systems", ""]
@@ -202,6 +251,9 @@ def write_report(report: dict, out_dir: str | Path, utterances: list[dict]) -> N
         if any(s.get("rtf") is not None for s in report["systems"]):
             plot_rtf(report, out_dir / "rtf.png")
             plots.append("rtf.png")
+    if any((s.get("curve") or {}).get("points") for s in report["systems"]):
+        plot_curves(report, out_dir / "wer_curves.png")
+        plots.append("wer_curves.png")
     report["plots"] = plots
     atomic_write_json(out_dir / "report.json", report)
     atomic_write_text(out_dir / "report.md", render_markdown(report, plots))

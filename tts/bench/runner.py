@@ -373,6 +373,25 @@ def _num_den(utts: list[dict], ids: list[str], value: str, corpus: tuple[str, st
     )
 
 
+def _compare(a: dict, b: dict, spec: dict, asr_names: list[str]) -> dict:
+    """Paired bootstrap of system a - system b: WER (mean of utterances) per ASR and SIM, common utterances."""
+    out: dict = {"wer_mean": {}}
+    for asr in asr_names:
+        ua = [u for u in a["utterances"] if u["asr"] == asr]
+        ub = [u for u in b["utterances"] if u["asr"] == asr]
+        common = sorted({u["id"] for u in ua} & {u["id"] for u in ub})
+        out["wer_mean"][asr] = paired_bootstrap(
+            _num_den(ua, common, "wer")[0], _num_den(ub, common, "wer")[0],
+            n_boot=spec["n_boot"], seed=spec["bootstrap_seed"],
+        )  # fmt: skip
+    sa, sb = _pooled(a, "sim"), _pooled(b, "sim")
+    common = sorted(set(sa) & set(sb))
+    if common:
+        out["sim"] = paired_bootstrap(np.array([sa[i] for i in common]), np.array([sb[i] for i in common]),
+                                      n_boot=spec["n_boot"], seed=spec["bootstrap_seed"])  # fmt: skip
+    return out
+
+
 def _summarize(name: str, result: dict, spec: dict, asr_names: list[str], base: dict | None) -> dict:
     """Aggregates, bootstrap CIs and paired deltas vs the baseline for one finished system."""
     n_boot, bseed = spec["n_boot"], spec["bootstrap_seed"]
@@ -439,6 +458,21 @@ def _pooled(result: dict | None, key: str) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------------ main
+
+
+def _read_curve(path: str | Path) -> dict:
+    """A WERCallback's wer_steps.jsonl as ``{"path", "points": [{step, wall_s, wer_mean, wer_corpus}]}``.
+
+    A missing or unreadable file gives ``{"path", "error"}``: the curve is context, not a score.
+    """
+    try:
+        from tts.f5.callbacks import read_wer_curve
+
+        keep = ("step", "wall_s", "wer_mean", "wer_corpus", "n")
+        points = [{k: r.get(k) for k in keep} for r in read_wer_curve(path)]
+        return {"path": str(path), "points": points}
+    except (OSError, ValueError) as e:
+        return {"path": str(path), "error": f"{type(e).__name__}: {e}"}
 
 
 def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
@@ -508,12 +542,20 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
             entry["model_sha256"] = res.get("model_sha256") or res.get("space_files_sha256")
             if res.get("durations"):
                 entry["durations"] = res["durations"]
+            if system.get("curve"):
+                entry["curve"] = _read_curve(system["curve"])
             entry["asr_seconds"] = {
                 a: sum(s["asr"][a]["seconds"] for s in res["per_seed"].values()) for a in asr_names
             }  # fmt: skip
             entry["audio_seconds"] = sum(s["audio_seconds"] for s in res["per_seed"].values())
             utterances += res["utterances"]
         systems_out.append(entry)
+    comparisons = []
+    for a, b in spec.get("comparisons") or []:
+        if a in results and b in results:
+            comparisons.append({"a": a, "b": b, **_compare(results[a], results[b], spec, asr_names)})
+        else:
+            comparisons.append({"a": a, "b": b, "error": "a system of the pair failed"})
     atomic_write_text(
         out_dir / "utterances.jsonl", "".join(json.dumps(u, ensure_ascii=False) + "\n" for u in utterances)
     )
@@ -532,6 +574,7 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
         "asr": asr_info,
         "similarity": sim_info,
         "systems": systems_out,
+        "comparisons": comparisons,
         "utterances_file": "utterances.jsonl",
         "timings": {"systems_seconds": timings, "total_seconds": time.perf_counter() - started},
     }

@@ -36,13 +36,16 @@ class SystemSpec:
     # aligned models: frames per token from the model's duration predictor, or "oracle": each test row's
     # own `alignment` ([[symbol, start_s, duration_s], ...]), comparing representations without duration noise
     durations: Literal["predictor", "oracle"] = "predictor"
+    # a WER-vs-training-steps curve of this model (the wer_steps.jsonl of tts.f5.callbacks.WERCallback),
+    # plotted in the report against steps and wall-clock seconds; a missing file is noted, not an error
+    curve: str | None = None
 
 
 # keys each system type takes (the rest of SystemSpec belongs to other types)
 SYSTEM_KEYS = {
     "ground_truth": ("name", "type"),
     "resynthesis": ("name", "type", "space"),
-    "tts": ("name", "type", "model", "nfe", "cfg", "sway", "speed", "batch_frames", "durations"),
+    "tts": ("name", "type", "model", "nfe", "cfg", "sway", "speed", "batch_frames", "durations", "curve"),
 }
 
 
@@ -65,6 +68,8 @@ class BenchSpec:
     asr: list[dict[str, Any]] = field(default_factory=lambda: [{"backend": "faster-whisper", "model": "base"}])
     similarity: dict[str, Any] | None = field(default_factory=lambda: {"backend": "resemblyzer"})
     baseline: str | None = None
+    # extra paired comparisons [a, b] -> a - b per ASR (WER) and SIM, beside the deltas vs the baseline
+    comparisons: list[list[str]] = field(default_factory=list)
 
 
 def _type_name(hint) -> str:
@@ -189,6 +194,13 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
         problems.append(f"{where}.systems: name {name!r} is used more than once")
     if spec.baseline is not None and spec.baseline not in names:
         problems.append(f"{where}.baseline: {spec.baseline!r} is not a system name ({', '.join(map(str, names))})")
+    for i, pair in enumerate(spec.comparisons or []):
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]:
+            problems.append(f"{where}.comparisons[{i}]: must be a pair of two different system names, got {pair!r}")
+            continue
+        for name in pair:
+            if name not in names:
+                problems.append(f"{where}.comparisons[{i}]: {name!r} is not a system name ({', '.join(map(str, names))})")
     out_systems = []
     for i, (s, raw_s) in enumerate(zip(spec.systems or [], raw.get("systems") or [])):
         if s is None or s.type not in SYSTEM_KEYS:

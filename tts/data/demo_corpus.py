@@ -309,8 +309,8 @@ def _rank(seed: int, text: str) -> str:
     return hashlib.sha1(f"{seed}:{text}".encode()).hexdigest()
 
 
-def assign_splits(utts: list[dict], seed: int) -> dict[str, list[dict]]:
-    """Per speaker: ~5% test (>= 3 where the speaker has enough), ~3% dev, rest train."""
+def assign_splits(utts: list[dict], seed: int, test_share: float = TEST_FRACTION) -> dict[str, list[dict]]:
+    """Per speaker: ``test_share`` test (default ~5%; >= 3 where the speaker has enough), ~3% dev, rest train."""
     by_spk: dict[str, list[dict]] = defaultdict(list)
     for u in utts:
         by_spk[u["speaker"]].append(u)
@@ -319,7 +319,7 @@ def assign_splits(utts: list[dict], seed: int) -> dict[str, list[dict]]:
         items = sorted(by_spk[spk], key=lambda u: _rank(seed, u["text"]))
         n = len(items)
         n_dev = max(1, round(DEV_FRACTION * n)) if n >= 4 else 0
-        n_test = min(max(MIN_TEST_PER_SPEAKER, round(TEST_FRACTION * n)), (n - n_dev) // 2)
+        n_test = min(max(MIN_TEST_PER_SPEAKER, round(test_share * n)), (n - n_dev) // 2)
         splits["test"] += items[:n_test]
         splits["dev"] += items[n_test: n_test + n_dev]
         splits["train"] += items[n_test + n_dev:]
@@ -385,10 +385,12 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- the build
 def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: int | None = None,
-                 progress: bool = True, natural_share: float = NATURAL_SHARE) -> dict:
+                 progress: bool = True, natural_share: float = NATURAL_SHARE,
+                 test_share: float = TEST_FRACTION) -> dict:
     """Synthesize (or resume) the corpus in ``out`` and write manifests; returns the corpus.json stats.
 
     ``natural_share``: share of the utterances spoken by the natural piper voice (0: Debian voices only).
+    ``test_share``: share of each speaker's utterances held out for the test list (the rest: ~3% dev, train).
     """
     from tqdm import tqdm
 
@@ -453,7 +455,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     bar.close()
     synth_wall = time.perf_counter() - t0
 
-    splits = assign_splits(kept, seed)
+    splits = assign_splits(kept, seed, test_share)
     for name, utts in splits.items():
         write_cuts(out / f"cuts_{name}.jsonl.gz", utts)
     rows = make_test_list(splits["test"], splits["dev"] + splits["train"])
@@ -512,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--natural-share", type=float, default=NATURAL_SHARE,
                         help="share of the utterances spoken by the natural piper voice (0: Debian voices only; "
                         "1: only piper)")
+    parser.add_argument("--test-share", type=float, default=TEST_FRACTION,
+                        help="share of each speaker's utterances held out for the test list (0.01-0.5)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel synthesis processes")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -519,11 +523,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--hours must be > 0")
     if not 0.0 <= args.natural_share <= 1.0:
         parser.error("--natural-share must be in [0, 1]")
+    if not 0.01 <= args.test_share <= 0.5:
+        parser.error(f"--test-share must be in [0.01, 0.5], got {args.test_share}")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         stats = build_corpus(args.out, args.hours, args.seed, args.workers, progress=not args.no_progress,
-                             natural_share=args.natural_share)
+                             natural_share=args.natural_share, test_share=args.test_share)
     except (SynthesizerMissingError, PiperVoiceMissingError) as e:
         log.error("%s", e)
         return 1
