@@ -257,3 +257,148 @@ def test_extract_teacher_cli_caches_features(tmp_path, tiny_corpus):
     )
     for cut in load_manifest(out / "cuts.jsonl.gz"):
         assert cut.load_custom("teacher").shape == (math.ceil(round(cut.duration * 16000) / 320), 384)
+
+
+def tiny_wavlm(seed: int) -> torch.nn.Module:
+    """A tiny WavLM-large-layout torchaudio model (layer-norm extractor, pre-norm, gated rel. positions)."""
+    import torchaudio
+
+    torch.manual_seed(seed)
+    model = torchaudio.models.wavlm_model(
+        extractor_mode="layer_norm",
+        extractor_conv_layer_config=CONV_LAYERS,
+        extractor_conv_bias=False,
+        encoder_embed_dim=DIM,
+        encoder_projection_dropout=0.0,
+        encoder_pos_conv_kernel=POS_K,
+        encoder_pos_conv_groups=POS_G,
+        encoder_num_layers=N_LAYERS,
+        encoder_num_heads=4,
+        encoder_num_buckets=32,
+        encoder_max_distance=128,
+        encoder_attention_dropout=0.0,
+        encoder_ff_interm_features=FFN,
+        encoder_ff_interm_dropout=0.0,
+        encoder_dropout=0.0,
+        encoder_layer_norm_first=True,
+        encoder_layer_drop=0.0,
+        aux_num_out=None,
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model.eval()
+
+
+def unispeech_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchaudio WavLM keys -> the microsoft/unilm (UniSpeech, fairseq) WavLM checkpoint's key names."""
+    import re
+
+    rules = [
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.conv\.weight",
+            r"feature_extractor.conv_layers.\1.0.weight",
+        ),
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.layer_norm\.(\w+)",
+            r"feature_extractor.conv_layers.\1.2.1.\2",
+        ),
+        (r"encoder\.feature_projection\.layer_norm\.(\w+)", r"layer_norm.\1"),
+        (r"encoder\.feature_projection\.projection\.(\w+)", r"post_extract_proj.\1"),
+        (r"encoder\.transformer\.pos_conv_embed\.conv\.bias", r"encoder.pos_conv.0.bias"),
+        (
+            r"encoder\.transformer\.pos_conv_embed\.conv\.parametrizations\.weight\.original0",
+            r"encoder.pos_conv.0.weight_g",
+        ),
+        (
+            r"encoder\.transformer\.pos_conv_embed\.conv\.parametrizations\.weight\.original1",
+            r"encoder.pos_conv.0.weight_v",
+        ),
+        (r"encoder\.transformer\.layer_norm\.(\w+)", r"encoder.layer_norm.\1"),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.attention\.out_proj\.(\w+)",
+            r"encoder.layers.\1.self_attn.out_proj.\2",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.gru_rel_pos_linear\.(\w+)",
+            r"encoder.layers.\1.self_attn.grep_linear.\2",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.gru_rel_pos_const",
+            r"encoder.layers.\1.self_attn.grep_a",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.rel_attn_embed\.weight",
+            r"encoder.layers.\1.self_attn.relative_attention_bias.weight",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.layer_norm\.(\w+)",
+            r"encoder.layers.\1.self_attn_layer_norm.\2",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.feed_forward\.intermediate_dense\.(\w+)",
+            r"encoder.layers.\1.fc1.\2",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.feed_forward\.output_dense\.(\w+)",
+            r"encoder.layers.\1.fc2.\2",
+        ),
+        (
+            r"encoder\.transformer\.layers\.(\d+)\.final_layer_norm\.(\w+)",
+            r"encoder.layers.\1.final_layer_norm.\2",
+        ),
+    ]
+    out = {"mask_emb": torch.zeros(DIM)}
+    for key, value in state.items():
+        if m := re.fullmatch(
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.attention\.in_proj_(\w+)", key
+        ):
+            for name, part in zip("qkv", value.chunk(3)):
+                out[f"encoder.layers.{m[1]}.self_attn.{name}_proj.{m[2]}"] = part.clone()
+            continue
+        for pattern, repl in rules:
+            if re.fullmatch(pattern, key):
+                out[re.sub(pattern, repl, key)] = value.clone()
+                break
+        else:
+            raise AssertionError(f"no UniSpeech name for {key}")
+    return out
+
+
+def test_torchaudio_wavlm_teacher_loads_unispeech_named_weights(tmp_path, monkeypatch):
+    """The fairseq/UniSpeech WavLM layout (grep_linear, grep_a, relative_attention_bias, separate q/k/v)
+    loads into torchaudio's WavLM; the last layer (layer=-1, the released Semantic-VAE's --layer-index -1)
+    equals the model's own encoder output."""
+    import torchaudio
+
+    from tts.io import CheckpointError
+    from tts.teacher import torchaudio_ssl
+
+    ref = tiny_wavlm(0)
+    sd = unispeech_names(ref.state_dict())
+    assert any(".grep_linear." in k for k in sd) and any("relative_attention_bias" in k for k in sd)
+    path = tmp_path / "WavLM-Large.pt"
+    torch.save({"cfg": {"encoder_layers": N_LAYERS}, "model": sd}, path)
+    monkeypatch.setattr(torchaudio.models, "wavlm_large", lambda: tiny_wavlm(1).train())
+    teacher = torchaudio_ssl.TorchaudioSSLTeacher("wavlm-large", str(path), layer=-1)
+    assert teacher.final_layer_norm is not None  # pre-norm: last hidden state after the final LayerNorm
+    wav = 0.1 * torch.randn(8000)
+    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    with torch.no_grad():
+        feats, _ = ref.feature_extractor(x, None)
+        expected = ref.encoder(feats)[0]
+    torch.testing.assert_close(teacher([wav])[0], expected, rtol=1e-5, atol=1e-5)
+
+    broken = dict(sd)
+    del broken["encoder.layers.1.self_attn.k_proj.weight"]
+    torch.save({"model": broken}, tmp_path / "broken.pt")
+    with pytest.raises(CheckpointError, match=r"encoder\.layers\.1\.self_attn\.k_proj\.weight missing"):
+        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "broken.pt")
+    odd = {**sd, "encoder.layers.0.self_attn.foo": torch.zeros(1)}
+    torch.save({"model": odd}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match=r"encoder\.layers\.0\.self_attn\.foo"):
+        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "odd.pt")
+    wrong = {**sd, "encoder.layers.0.self_attn.grep_a": torch.ones(1, 3, 1, 1)}
+    torch.save({"model": wrong}, tmp_path / "wrong.pt")
+    with pytest.raises(CheckpointError, match="gru_rel_pos_const has shape"):
+        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "wrong.pt")

@@ -61,7 +61,10 @@ def one_step(module: VAEModule, crop_samples: int, teacher_dim: int | None) -> L
     return trainer
 
 
-@pytest.mark.parametrize("recipe, semantic", [("vae/semantic.yaml", True), ("vae/plain.yaml", False)])
+@pytest.mark.parametrize(
+    "recipe, semantic",
+    [("vae/semantic.yaml", True), ("vae/semantic_wavlm.yaml", True), ("vae/plain.yaml", False)],
+)
 def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
     cli = build(recipe, "--data.init_args.crop_seconds=0.5", "--data.init_args.batch_size=1")
     module = cli.model

@@ -1,12 +1,16 @@
 """HuBERT / WavLM teachers built with torchaudio's model builders and a local state dict.
 
 The state dict may be in torchaudio's key names (``model.state_dict()`` of ``torchaudio.models.hubert_large``
-etc., optionally under a "state_dict" or "model" entry) or in fairseq's HuBERT key names, which are
-converted with torchaudio's own fairseq key map.
+etc., optionally under a "state_dict" or "model" entry) or in fairseq's key names: HuBERT's are converted
+with torchaudio's own fairseq key map; WavLM's (microsoft/unilm ``WavLM-Large.pt``, the UniSpeech/fairseq
+layout) add the gated relative-position keys (``self_attn.grep_linear``, ``grep_a``,
+``relative_attention_bias``) and separate q/k/v projections, mapped here onto torchaudio's WavLM
+attention (``gru_rel_pos_linear``, ``gru_rel_pos_const``, ``rel_attn_embed``, fused ``in_proj``).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -15,6 +19,60 @@ from tts.io import CheckpointError, load_checkpoint
 from tts.teacher import ssl_input
 
 BUILDERS = {"hubert-base": "hubert_base", "hubert-large": "hubert_large", "wavlm-large": "wavlm_large"}
+
+
+_WAVLM_ATTN = re.compile(
+    r"encoder\.layers\.(\d+)\.self_attn\."
+    r"(grep_linear\.(?:weight|bias)|grep_a|relative_attention_bias\.weight|(q|k|v|out)_proj\.(weight|bias))"
+)
+_WAVLM_NAMES = {
+    "grep_linear": "gru_rel_pos_linear",
+    "grep_a": "gru_rel_pos_const",
+    "relative_attention_bias": "rel_attn_embed",
+}
+
+
+def convert_fairseq_state(state: dict[str, torch.Tensor], wavlm: bool, path: str | Path = "") -> dict:
+    """fairseq/UniSpeech-named HuBERT or WavLM weights -> torchaudio ``Wav2Vec2Model`` keys.
+
+    Raises ``CheckpointError`` naming the key for a key neither layout has, or a WavLM layer whose
+    q/k/v projections are incomplete.
+    """
+    from torchaudio.models.wav2vec2.utils.import_fairseq import _map_key
+
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        bare = key.removeprefix("w2v_model.")
+        m = _WAVLM_ATTN.fullmatch(bare) if wavlm else None
+        if m:
+            layer, name, proj, kind = m[1], m[2], m[3], m[4]
+            prefix = f"encoder.transformer.layers.{layer}.attention."
+            if proj in ("q", "k", "v"):
+                qkv.setdefault((layer, kind), {})[proj] = value
+            elif proj == "out":
+                out[f"{prefix}attention.out_proj.{kind}"] = value
+            else:
+                stem, _, leaf = name.partition(".")
+                out[prefix + _WAVLM_NAMES[stem] + (f".{leaf}" if leaf else "")] = value
+            continue
+        try:
+            mapped = _map_key(key)
+        except ValueError:
+            raise CheckpointError(
+                f"{path}: unexpected key {key!r} for a fairseq {'WavLM' if wavlm else 'HuBERT'} checkpoint"
+            ) from None
+        if mapped is not None:
+            out[mapped] = value
+    for (layer, kind), parts in sorted(qkv.items()):
+        if set(parts) != {"q", "k", "v"}:
+            missing = sorted({"q", "k", "v"} - set(parts))
+            raise CheckpointError(
+                f"{path}: encoder.layers.{layer}.self_attn.{missing[0]}_proj.{kind} missing (WavLM q/k/v)"
+            )
+        fused = torch.cat([parts["q"], parts["k"], parts["v"]])
+        out[f"encoder.transformer.layers.{layer}.attention.attention.in_proj_{kind}"] = fused
+    return out
 
 
 def load_torchaudio_ssl(arch: str, path: str | Path) -> torch.nn.Module:
@@ -27,11 +85,15 @@ def load_torchaudio_ssl(arch: str, path: str | Path) -> torch.nn.Module:
     state = ckpt.get("state_dict", ckpt.get("model", ckpt))
     if any(k.startswith("feature_extractor.conv_layers.") and ".0.weight" in k for k in state):
         if not any(".conv." in k for k in state):  # fairseq names
-            from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
-
-            state = _convert_state_dict(state)
+            state = convert_fairseq_state(state, wavlm=arch.startswith("wavlm"), path=path)
     state = {k: v for k, v in state.items() if not k.startswith(("aux.", "label_embs_concat"))}
     model = getattr(torchaudio.models, BUILDERS[arch])()
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{path}: {key} has shape {tuple(value.shape)}, {arch} needs {tuple(expected[key].shape)}"
+            )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(
