@@ -138,6 +138,17 @@ def test_bucketing_respects_the_frame_budget(tiny_corpus, tmp_path, budget):
     assert sorted(seen) == sorted(c.id for c in load_manifest(path))
 
 
+def test_max_cuts_caps_utterances_per_batch(tiny_corpus, tmp_path):
+    _cache_fake_features(tiny_corpus, tmp_path)
+    path = str(tmp_path / "cache" / "cuts.jsonl.gz")
+    dm = UtteranceDataModule(path, path, max_frames_per_batch=100_000, num_buckets=2, num_workers=0, max_cuts=2)
+    dm.setup("fit")
+    sizes = [len(batch["ids"]) for batch in dm.train_dataloader()]
+    assert max(sizes) == 2 and sum(sizes) == len(load_manifest(path))
+    with pytest.raises(ValueError, match="max_cuts"):
+        UtteranceDataModule(path, path, max_cuts=0)
+
+
 def test_generic_list_importer_reports_bad_lines(tiny_corpus, tmp_path):
     wavs = sorted((tiny_corpus / "wavs").glob("*.wav"))
     shutil.copy(wavs[0], tmp_path / "a.wav")

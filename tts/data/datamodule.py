@@ -205,6 +205,8 @@ class FeatureBatchDataset(Dataset):
 class UtteranceDataModule(L.LightningDataModule):
     """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch.
 
+    ``max_cuts``: at most this many utterances per batch (F5-TTS' ``max_samples``: 64); None: no cap.
+
     ``alignment``: the supervision alignment kind to load for the aligned DiT (e.g. ``phoneme``); cuts
     without it (``missing_alignment``) or with symbols outside the vocabulary (``unknown_symbols``; the
     vocab file, else ``tts.f5.aligned.default_vocab(alignment)``) are skipped and reported, and the text
@@ -224,8 +226,11 @@ class UtteranceDataModule(L.LightningDataModule):
         vocab: str | None = None,
         seed: int = 0,
         alignment: str | None = None,
+        max_cuts: int | None = 64,
     ):
         super().__init__()
+        if max_cuts is not None and max_cuts < 1:
+            raise ValueError(f"max_cuts must be >= 1 (or null for no cap), not {max_cuts}")
         self.save_hyperparameters()
         self.reports: dict[str, SkipReport] = {}
         self.frame_rate: float | None = None
@@ -262,12 +267,13 @@ class UtteranceDataModule(L.LightningDataModule):
 
     def make_sampler(self, cuts: CutSet, train: bool) -> DynamicBucketingSampler:
         """lhotse's padded budget: batch size x longest utterance (in frames) <= the budget, except that
-        the utterance which closes a batch may overshoot it (by at most one utterance)."""
+        the utterance which closes a batch may overshoot it (by at most one utterance); and at most
+        ``max_cuts`` utterances."""
         h = self.hparams
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
             return DynamicBucketingSampler(
-                cuts, max_duration=self.max_batch_seconds, num_buckets=max(2, min(h.num_buckets, len(cuts) // 2)),
+                cuts, max_duration=self.max_batch_seconds, max_cuts=h.max_cuts, num_buckets=max(2, min(h.num_buckets, len(cuts) // 2)),
                 shuffle=train, drop_last=False, seed=h.seed, buffer_size=max(1000, min(len(cuts), 20000)),
             )
 
