@@ -250,8 +250,10 @@ def _details(report: dict) -> str:
     for s in report["systems"]:
         model = s["config"].get("model") or s["config"].get("space") or "-"
         hashes = s.get("model_sha256") or {}
-        flat = "; ".join(
-            f"{k}: {v}" if isinstance(v, str) else f"{k}: " + ", ".join(f"{kk}: {vv}" for kk, vv in v.items())
+        flat = "\n".join(
+            f"{k}: {v}"
+            if isinstance(v, str)
+            else f"{k}:\n" + "\n".join(f"  {kk}: {vv}" for kk, vv in v.items())
             for k, v in hashes.items()
         )
         cfg = ", ".join(
@@ -359,6 +361,7 @@ del,ins{text-decoration:none;padding:0 2px;border-radius:2px}
 del.del{background:#f7b3b3;text-decoration:line-through}ins.ins{background:#b7d4ff;text-decoration:underline}
 .missing{color:#a00;white-space:nowrap}
 #controls input[type=number]{width:6em}
+table.models td{white-space:pre-wrap}table.models td:last-child{font:12px monospace;word-break:break-all;min-width:480px}
 dt{font-weight:600}dd{margin:0 0 .4em 1.5em}
 """
 
