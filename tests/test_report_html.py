@@ -50,7 +50,7 @@ def test_prompts_and_ground_truth_are_linked_into_the_report_folder(tmp_path):
 @pytest.fixture
 def bench(corpus, fakes, tmp_path):  # noqa: F811 (fixtures from test_bench)
     out = tmp_path / "out"
-    report = runner.run_bench(_spec(corpus), out)
+    report = runner.run_bench(_spec(corpus, comparisons=[["bad", "good"]]), out)
     return out, report
 
 
@@ -82,6 +82,7 @@ def test_report_page_works_offline_in_headless_chromium(bench, tmp_path):
         wer_tables = [t for t in tables if "wer" in t["cls"]]
         assert len(wer_tables) == 2 and all(t["rows"] == ok and t["h"] > 0 for t in wer_tables)
         assert any("sim" in t["cls"] and t["rows"] == ok for t in tables)
+        assert any("comparisons" in t["cls"] and t["rows"] == ["bad - good"] for t in tables)
         assert browser.eval("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         # one entry per utterance; a row per system and seed (TTS systems have seeds 0 and 1)
         assert _dom_order(browser) == [f"u{i}" for i in range(len(TEXTS))]
@@ -123,10 +124,14 @@ def test_report_page_works_offline_in_headless_chromium(bench, tmp_path):
         _choose(browser, "key", "wer:bad")
         _choose(browser, "dir", "-1")
         assert _dom_order(browser) == expected != [f"u{i}" for i in range(len(TEXTS))]
-        _choose(browser, "key", "diff")
-        # bad - good (the baseline, B's default): good is perfect, so the same order
-        _choose(browser, "sys-a", "bad")
-        assert _dom_order(browser) == expected
+        _choose(browser, "key", "diff")  # A - B defaults to the spec's first comparison: bad - good
+        assert browser.eval(
+            "[document.getElementById('sys-a').value, document.getElementById('sys-b').value]"
+        ) == [
+            "bad",
+            "good",
+        ]
+        assert _dom_order(browser) == expected  # good is perfect: the same order as bad's WER
         _choose(browser, "vmin", "30")  # only utterances where bad is >= 30 points worse
         assert _dom_order(browser) == [i for i in expected if 100 * np.mean(bad[i]) >= 30]
         _choose(browser, "vmin", "")

@@ -178,7 +178,8 @@ def page_data(report: dict, out_dir: Path, rows: list[dict], utterances: list[di
             if seeds:
                 entry["s"][s["name"]] = seeds
         utts.append(entry)
-    return {"asr": asrs, "systems": systems, "baseline": report.get("baseline"), "utts": utts,
+    pairs = [[c["a"], c["b"]] for c in report.get("comparisons") or [] if not c.get("error")]
+    return {"asr": asrs, "systems": systems, "baseline": report.get("baseline"), "pairs": pairs, "utts": utts,
             "page_size": PAGE_SIZE}  # fmt: skip
 
 
@@ -225,6 +226,35 @@ def _summary(report: dict) -> str:
         ["system", "SIM-o", "delta SIM vs baseline", "RTF", "PESQ (wb)", "STOI", "missing utts"],
         [[s["name"], _ci(s.get("sim")), _delta(s.get("delta_sim"), 1.0, 3), _num(s.get("rtf")),
           _ci(s.get("pesq"), 2), _ci(s.get("stoi"), 3), len(s["missing"])] for s in ok], "summary sim"))  # fmt: skip
+    asrs = [a["name"] for a in report["asr"]]
+    if report.get("comparisons"):
+        parts.append("<h3>Paired comparisons</h3>")
+        parts.append("<p class=note>a &minus; b on the utterances both have; WER in points (%), SIM in cosine; "
+                     "95% paired bootstrap CI.</p>")  # fmt: skip
+        rows = [
+            [f"{c['a']} - {c['b']}"] + ["-" for _ in asrs] + [c["error"]]
+            if c.get("error")
+            else [f"{c['a']} - {c['b']}"]
+            + [_delta(c["wer_mean"].get(a)) for a in asrs]
+            + [_delta(c.get("sim"), 1.0, 3)]
+            for c in report["comparisons"]
+        ]
+        parts.append(_table(["a - b"] + [f"WER {a}" for a in asrs] + ["SIM"], rows, "summary comparisons"))
+    curves = [s for s in report["systems"] if s.get("curve")]
+    if curves:
+        parts.append("<h3>WER during training</h3>")
+        parts.append("<p class=note>Validation WER logged by tts.f5.callbacks.WERCallback while the model trained "
+                     "(its own small list and settings; monitoring only).</p>")  # fmt: skip
+        rows = []
+        for s in curves:
+            pts = s["curve"].get("points") or []
+            last = pts[-1] if pts else {}
+            wall = last.get("wall_s")
+            rows.append([s["name"], len(pts), last.get("step", "-"), _num(wall / 60, 1) if wall is not None else "-",
+                         _pct(last.get("wer_mean")), s["curve"].get("path", "-") + (
+                             f" ({s['curve']['error']})" if s["curve"].get("error") else "")])  # fmt: skip
+        parts.append(_table(["system", "points", "last step", "last wall-clock (min)", "last WER %", "file"],
+                            rows, "summary curves"))  # fmt: skip
     failed = [s for s in report["systems"] if s["status"] != "ok"]
     if failed:
         parts.append("<h3>Failed systems</h3><ul>")
@@ -388,7 +418,8 @@ fill($("key"), [["order", "test-list order"], ["text", "text"]]
   .concat([["diff", "WER difference A \u2212 B"]]));
 fill($("sys-a"), names.map((n) => [n, n]));
 fill($("sys-b"), names.map((n) => [n, n]));
-if (names.length > 1) $("sys-b").value = D.baseline && D.baseline !== names[0] ? D.baseline : names[1];
+if (D.pairs.length) { $("sys-a").value = D.pairs[0][0]; $("sys-b").value = D.pairs[0][1]; }
+else if (names.length > 1) $("sys-b").value = D.baseline && D.baseline !== names[0] ? D.baseline : names[1];
 $("size").value = String(D.page_size);
 let page = 0;
 D.utts.forEach((u, i) => { u.order = i; });

@@ -641,5 +641,6 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     print(f"report: {out / 'report.md'}" + (f" (failed systems: {', '.join(failed)})" if failed else ""))
-    print(f"page:   {report['report_html']}")
+    if report.get("report_html"):
+        print(f"page:   {report['report_html']}")
     return 1 if failed else 0
