@@ -22,7 +22,9 @@ Training (LightningCLI; YAML recipes under recipes/):
   test -c RECIPE.yaml       run the test loop
 
 Data and features:
-  data demo                 synthesize the embedded offline multi-speaker corpus (flite/festival/espeak-ng)
+  data demo                 synthesize the embedded offline corpus (natural piper voice with phoneme alignments,
+                            plus flite/festival/espeak-ng voices)
+  data align                phoneme durations (lhotse alignments) for cuts without them: a MAS aligner trained here
   data import               build lhotse manifests from LibriTTS(-R), LJSpeech or an `audio|text|speaker` list
   extract teacher           cache frozen SSL/Whisper teacher frame features for semantic VAE training
   extract latents           cache VAE latents (sampled z or mean) + per-dimension statistics
@@ -42,6 +44,7 @@ Synthesis and evaluation:
 _TOOLS = {
     ("data", "demo"): "tts.data.demo_corpus",
     ("data", "import"): "tts.data.importers",
+    ("data", "align"): "tts.data.align",
     ("extract", "teacher"): "tts.teacher.extract",
     ("extract", "latents"): "tts.vae.extract",
     ("extract", "features"): "tts.features.extract",
