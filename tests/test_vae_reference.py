@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.vae.convert import PAPER_BIGVGAN, checked_state, convert_bigvgan, convert_dac_encoder
+from tts.vae.convert import PAPER_BIGVGAN, checked_state, convert_bigvgan, convert_dac_encoder, import_vae
 from tts.vae.model import AttnProjection, BigVGANDecoder, Encoder
 
 TOL = 1e-4
@@ -69,6 +70,7 @@ def test_bigvgan_decoder_matches_the_reference_generator_with_the_paper_config()
 
 def test_dac_encoder_matches_the_reference_encoder_blocks():
     from dac.model import dac  # descript-audio-codec==1.0.0 (make test installs it, --no-deps)
+
     channels, strides = 4, [4, 4, 5, 5]
     d_latent = channels * 2 ** len(strides)
     ref = dac.Encoder(channels, strides, d_latent).eval()
@@ -130,3 +132,85 @@ def test_attn_projection_matches_the_reference_definition():
     diff = (got - expected).abs().max().item()
     print(f"AttnProjection max |diff| = {diff:.3g}")
     assert diff < TOL
+
+
+def semantic_vae_checkpoint(
+    seed: int = 5,
+) -> tuple[dict[str, torch.Tensor], dict, torch.nn.Module, torch.nn.Module]:
+    """A small Semantic-VAE generator state dict built from the reference classes (DAC's Encoder, bigvgan's
+    BigVGAN with the paper config) + the AttnProjection / fc_mu / fc_var under Semantic-VAE's names.
+    Returns (state, decoder config, reference encoder, reference decoder)."""
+    from bigvgan import bigvgan
+    from bigvgan.env import AttrDict
+    from dac.model import dac
+
+    encoder = dac.Encoder(4, [4, 4, 5, 5], 64).eval()
+    randomize(encoder, seed, scale=0.1)
+    h = small_bigvgan_config(channels=64, num_mels=8)
+    decoder = bigvgan.BigVGAN(AttrDict(h)).eval()
+    randomize(decoder, seed + 1)
+    torch.manual_seed(seed)
+    pre_block = AttnProjection(64, 8, num_heads=8)
+    randomize(pre_block, seed + 2)
+    state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+    state.update({f"pre_block.{k}": v for k, v in pre_block.state_dict().items()})
+    state["pre_block.attn.zero_k_bias"] = torch.zeros(64)
+    for name in ("fc_mu", "fc_var"):
+        fc = torch.nn.Linear(8, 8)
+        state.update({f"{name}.{k}": v for k, v in fc.state_dict().items()})
+    state.update({f"decoder.{k}": v for k, v in decoder.state_dict().items()})
+    state["projectors.interpolate.0.weight"] = torch.zeros(16, 1024, 3)  # the alignment projector: dropped
+    return state, h, (encoder, pre_block), decoder
+
+
+def test_import_semantic_vae_checkpoint_gives_the_reference_outputs(tmp_path):
+    import json
+
+    from tts.io import CheckpointError
+    from tts.vae import load
+    from tts.vae.convert import main
+
+    state, h, (encoder, pre_block), decoder = semantic_vae_checkpoint()
+    tag = tmp_path / "ckpts" / "latest"
+    (tag / "dac").mkdir(parents=True)
+    ema = {"initted": torch.tensor(True), "step": torch.tensor(7)}
+    ema.update({f"ema_model.{k}": v for k, v in state.items()})
+    torch.save(ema, tag / "dac" / "ema_state_dict.pth")
+    (tag / "metainfo.json").write_text(json.dumps({"DAC": {"vae_dim": 8}, "Decoder": h}))
+    assert main([str(tag / "dac" / "ema_state_dict.pth"), "--out", str(tmp_path / "vae")]) == 0
+    config = json.loads((tmp_path / "vae" / "config.json").read_text())
+    assert config["weights"] == "ema" and config["source_config"].endswith("metainfo.json")
+    vae = load(tmp_path / "vae")
+    wav = 0.3 * torch.randn(1, 4000, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(1, 8, 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        mean, logvar = vae.encode(wav)
+        hidden = pre_block(encoder(wav[:, None]).transpose(1, 2))
+        fc_mu = torch.nn.functional.linear(hidden, state["fc_mu.weight"], state["fc_mu.bias"]).transpose(1, 2)
+        enc_diff = (mean - fc_mu).abs().max().item()
+        dec_diff = (vae.decode(z) - decoder(z).squeeze(1)).abs().max().item()
+    print(f"imported Semantic-VAE: encoder mean max |diff| = {enc_diff:.3g}, decoder {dec_diff:.3g}")
+    assert enc_diff < TOL and dec_diff < TOL and logvar.abs().max() <= 12
+
+    # refusals, each naming the file or the key
+    torch.save(state, tmp_path / "weights.pth")
+    data = (tmp_path / "weights.pth").read_bytes()
+    (tmp_path / "truncated.pth").write_bytes(data[: len(data) // 2])
+    cfg = str(tag / "metainfo.json")
+    with pytest.raises(CheckpointError, match="truncated"):
+        import_vae(tmp_path / "truncated.pth", tmp_path / "x", cfg)
+    for key, value, pattern in [
+        ("fc_mu.weight", torch.zeros(8, 9), r"fc_mu\.weight: shape \(8, 9\)"),
+        ("decoder.ups.1.0.weight_v", torch.zeros(32, 15, 9), r"decoder\.ups\.1\.0\.weight_v: shape"),
+        ("pre_block.extra.weight", torch.zeros(1), r"pre_block\.extra\.weight"),
+        ("discriminator.x", torch.zeros(1), r"discriminator\.x: not a key"),
+    ]:
+        torch.save({**state, key: value}, tmp_path / "bad.pth")
+        with pytest.raises(CheckpointError, match=pattern):
+            import_vae(tmp_path / "bad.pth", tmp_path / "x", cfg)
+    missing = {k: v for k, v in state.items() if k != "decoder.resblocks.3.convs2.1.weight_g"}
+    torch.save(missing, tmp_path / "missing.pth")
+    with pytest.raises(CheckpointError, match="missing"):
+        import_vae(tmp_path / "missing.pth", tmp_path / "x", cfg)
+    torch.save({"state_dict": state, "metadata": {"note": object.__name__}}, tmp_path / "wrapped.pth")
+    assert load(import_vae(tmp_path / "wrapped.pth", tmp_path / "online", cfg)).decode(z).shape == (1, 1600)

@@ -31,6 +31,7 @@ Data and features:
   extract features          cache any feature space (mel or latent) for F5 training
   export vae                a trained VAE checkpoint -> model.safetensors + config.json
   import f5                 an F5-TTS v1 checkpoint (.pt / .safetensors) + vocab.txt -> our F5 export
+  import vae                a Semantic-VAE generator checkpoint (DAC + AttnProjection + BigVGAN) -> our VAE export
 
 Synthesis and evaluation:
   synth                     batch synthesis from a JSONL/TSV list (resumable, bad lines reported)
@@ -50,6 +51,7 @@ _TOOLS = {
     ("extract", "features"): "tts.features.extract",
     ("export", "vae"): "tts.vae.export",
     ("import", "f5"): "tts.f5.convert",
+    ("import", "vae"): "tts.vae.convert",
     ("synth",): "tts.synth",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",
@@ -123,7 +125,11 @@ def lightning_cli(argv: list[str]) -> int:
                     action._typehint = int | float | None
 
         def _parse_ckpt_path(self) -> None:
-            explicit = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+            explicit = (
+                self.config[self.config.subcommand].get("ckpt_path")
+                if self.config.get("subcommand")
+                else None
+            )
             if explicit and Path(explicit).is_file():
                 check_resumable(Path(explicit))
             super()._parse_ckpt_path()
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return lightning_cli(argv)
     for key, module in _TOOLS.items():
         if tuple(argv[: len(key)]) == key:
-            return int(importlib.import_module(module).main(argv[len(key):]) or 0)
+            return int(importlib.import_module(module).main(argv[len(key) :]) or 0)
     groups = {k[0] for k in _TOOLS if len(k) == 2}
     if cmd in groups:
         print(_group_help(cmd), file=sys.stderr if len(argv) > 1 else sys.stdout)

@@ -16,6 +16,7 @@ missing tensor.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import torch
 
@@ -262,3 +263,122 @@ def checked_state(expected: dict[str, torch.Tensor], mapped: dict[str, tuple[str
             f"missing from the checkpoint: {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else "")
         )
     return {k: v.detach().to(expected[k].dtype).contiguous() for k, (_, v) in mapped.items()}
+
+
+def load_semantic_vae_state(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
+    """(generator state dict, "ema" | "online") from a Semantic-VAE checkpoint file.
+
+    Accepts the generator's ``dac/weights.pth`` (a state dict, or one under "state_dict" / "model" /
+    "generator"), its ``dac/ema_state_dict.pth`` (ema-pytorch: ``ema_model.*`` + step / initted; these
+    are the weights Semantic-VAE extracts latents with) or a ``.safetensors``. ``torch.load`` runs with
+    ``weights_only=True``.
+    """
+    from tts.io import load_checkpoint, load_safetensors
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        state = load_safetensors(path, "is it a complete Semantic-VAE generator checkpoint?")
+    else:
+        state = load_checkpoint(path)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")
+    for key in ("state_dict", "model", "generator"):
+        if isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    kind = "online"
+    if any(k.startswith("ema_model.") for k in state):
+        kind = "ema"
+        state = {k[len("ema_model.") :]: v for k, v in state.items() if k.startswith("ema_model.")}
+    elif any(k.startswith("online_model.") for k in state):
+        raise CheckpointError(f"{path}: an EMA state dict without ema_model.* weights")
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: {bad[0]} is not a tensor ({type(state[bad[0]]).__name__})")
+    if not any(k.startswith("pre_block.") for k in state) or not any(k.startswith("decoder.") for k in state):
+        raise CheckpointError(
+            f"{path}: not a Semantic-VAE generator (no pre_block.* AttnProjection or decoder.* BigVGAN keys; "
+            f"first keys: {list(state)[:3]})"
+        )
+    return state, kind
+
+
+def read_decoder_config(path: str | Path) -> dict:
+    """BigVGAN config JSON, or Semantic-VAE's metainfo.json (its "Decoder" entry)."""
+    from tts.io import read_json
+
+    config = read_json(Path(path), "pass the checkpoint's BigVGAN config JSON or metainfo.json")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return config.get("Decoder", config)
+
+
+def import_vae(ckpt: str | Path, out_dir: str | Path, config: str | Path | None = None) -> Path:
+    """Semantic-VAE generator checkpoint -> our VAE export (model.safetensors + config.json); returns out_dir.
+
+    The decoder settings the tensors do not hold come from ``config`` (BigVGAN JSON / metainfo.json), else
+    from a ``metainfo.json`` found beside the checkpoint (Semantic-VAE saves ``TAG/metainfo.json`` next to
+    ``TAG/dac/``), else from the paper config. The export loads with ``tts.vae.load``.
+    """
+    from safetensors.torch import save_file
+
+    from tts.io import atomic_write, atomic_write_json
+    from tts.vae import CONFIG_NAME, WEIGHTS_NAME, load
+
+    ckpt = Path(ckpt)
+    if config is None:
+        found = [
+            p for p in (ckpt.parent / "metainfo.json", ckpt.parent.parent / "metainfo.json") if p.is_file()
+        ]
+        config = found[0] if found else None
+    decoder_config = read_decoder_config(config) if config is not None else None
+    state, kind = load_semantic_vae_state(ckpt)
+    vae_config, vae_state = convert_semantic_vae(state, decoder_config)
+    out_dir = Path(out_dir)
+    atomic_write(out_dir / WEIGHTS_NAME, lambda tmp: save_file(vae_state, tmp, metadata={"format": "pt"}))
+    atomic_write_json(
+        out_dir / CONFIG_NAME,
+        {
+            **vae_config,
+            "sample_rate": 16000,
+            "weights": kind,
+            "source_checkpoint": str(ckpt.resolve()),
+            "source_config": str(Path(config).resolve())
+            if config is not None
+            else "paper (bigvgan_v2_16khz_40hz_base_vae64)",
+        },
+    )
+    load(out_dir)  # the export rebuilds and loads strictly
+    return out_dir
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="tts import vae",
+        description=(
+            "Convert a Semantic-VAE generator checkpoint (ZhikangNiu/Semantic-VAE: DAC encoder + AttnProjection "
+            "bottleneck + BigVGAN decoder; TAG/dac/ema_state_dict.pth = the EMA weights it extracts latents "
+            "with, or TAG/dac/weights.pth) to our VAE export (model.safetensors + config.json) for "
+            "`tts extract latents`, `tts synth` and `tts bench`. Sizes are read from the tensors; the "
+            "alignment projector (projectors.*) is dropped. Wrong-shaped, unknown, missing or truncated "
+            "tensors are refused with the key named; .pt/.pth files load with weights_only=True."
+        ),
+    )
+    parser.add_argument("ckpt", help="Semantic-VAE generator checkpoint (.pth/.pt or .safetensors)")
+    parser.add_argument("--out", required=True, help="output export directory (created)")
+    parser.add_argument(
+        "--config",
+        help="the BigVGAN config JSON or Semantic-VAE's metainfo.json (default: a metainfo.json beside the "
+        "checkpoint, else bigvgan_v2_16khz_40hz_base_vae64: rates 5,5,2,2,2,2, dilations 1,3,5, no tanh)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        out = import_vae(args.ckpt, args.out, args.config)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"tts import vae: error: {e}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
