@@ -4,7 +4,9 @@ What it measures (one process, alternating rounds so that load from other proces
 1. Step time: forward + backward + fused AdamW step of ``F5Module(conditioning="aligned")`` (DiT + CFM +
    duration head) on real aligned mel batches, fp32 against ``torch.autocast("cpu", torch.bfloat16)``
    around the forward and the loss (what Lightning's ``precision: bf16-mixed`` does; weights and
-   optimizer stay fp32). Median seconds per step over ``--steps`` steps per round, ``--rounds`` rounds.
+   optimizer stay fp32). Median **CPU seconds** of this thread per step (``time.thread_time``, one torch
+   thread) over ``--steps`` steps per round, ``--rounds`` rounds: on a shared, oversubscribed machine the
+   wall clock measures the scheduler's share, not the work (wall medians are reported too).
 2. Loss curves (``--curve-steps`` > 0): two copies of the same initialization trained on the same batches
    with the same noise, one per precision; per-step losses side by side and the mean over the last
    quarter.
@@ -126,24 +128,29 @@ def train_step(module, opt, batch: dict, bf16: bool, generator: torch.Generator 
 
 def time_steps(size: str, batches: list[dict], steps: int, rounds: int, warmup: int) -> dict:
     res: dict = {"fp32": [], "bf16": []}
+    wall: dict = {"fp32": [], "bf16": []}
     models = {k: build(size, 0) for k in res}
     for r in range(rounds):
         order = ("fp32", "bf16") if r % 2 == 0 else ("bf16", "fp32")
         for prec in order:
             module, opt = models[prec]
-            times = []
+            times, walls = [], []
             for s in range(warmup + steps):
                 batch = batches[(r * steps + s) % len(batches)]
-                t0 = time.perf_counter()
+                c0, t0 = time.thread_time(), time.perf_counter()
                 train_step(module, opt, batch, prec == "bf16")
                 if s >= warmup:
-                    times.append(time.perf_counter() - t0)
+                    times.append(time.thread_time() - c0)
+                    walls.append(time.perf_counter() - t0)
             res[prec].append(statistics.median(times))
-            print(f"[{size}] round {r} {prec}: median {res[prec][-1]:.3f} s/step", flush=True)
+            wall[prec].append(statistics.median(walls))
+            print(f"[{size}] round {r} {prec}: median {res[prec][-1]:.3f} CPU s/step "
+                  f"({wall[prec][-1]:.3f} s wall)", flush=True)
     params = sum(p.numel() for p in models["fp32"][0].trained_parameters())
     fp32, bf16 = statistics.median(res["fp32"]), statistics.median(res["bf16"])
     return {"params": params, "fp32_rounds_s": res["fp32"], "bf16_rounds_s": res["bf16"], "fp32_s": fp32,
-            "bf16_s": bf16, "speedup_bf16": fp32 / bf16}  # fmt: skip
+            "bf16_s": bf16, "speedup_bf16": fp32 / bf16, "fp32_wall_rounds_s": wall["fp32"],
+            "bf16_wall_rounds_s": wall["bf16"]}  # fmt: skip
 
 
 def loss_curves(size: str, batches: list[dict], steps: int) -> dict:
@@ -235,13 +242,18 @@ def render(r: dict) -> str:
         f"Data: {r['utterances']} piper joe utterances ({r['audio_s']} s), mel 93.75 Hz, padded batches of "
         f"<= {r['batch_frames']} frames ({r['batches']} batches), phoneme-aligned conditioning + duration head.",
         "",
-        "| DiT size | params | fp32 s/step | bf16-autocast s/step | bf16 speed-up | per-round fp32 / bf16 |",
-        "|---|---|---|---|---|---|",
+        "CPU seconds of the training thread per step (median of the per-round medians); wall-clock medians "
+        "per round in the last column show the machine's load.",
+        "",
+        "| DiT size | params | fp32 CPU s/step | bf16-autocast CPU s/step | bf16 speed-up | per-round CPU "
+        "fp32 / bf16 | per-round wall fp32 / bf16 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for size, t in r["timing"].items():
         rounds = "; ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(t["fp32_rounds_s"], t["bf16_rounds_s"]))
+        walls = "; ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(t["fp32_wall_rounds_s"], t["bf16_wall_rounds_s"]))
         lines.append(f"| {size} | {t['params'] / 1e6:.2f}M | {t['fp32_s']:.3f} | {t['bf16_s']:.3f} | "
-                     f"{t['speedup_bf16']:.2f}x | {rounds} |")  # fmt: skip
+                     f"{t['speedup_bf16']:.2f}x | {rounds} | {walls} |")  # fmt: skip
     c = r.get("curves")
     if c:
         lines += [
