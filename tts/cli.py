@@ -150,6 +150,8 @@ def lightning_cli(argv: list[str]) -> int:
             print(f"tts fit: resuming from {last} (delete it to start over)", file=sys.stderr)
             config["ckpt_path"] = str(last)
 
+    saved_argv = sys.argv
+    sys.argv = [sys.argv[0], *argv]  # LightningCLI reads sys.argv (given `args` too, it warns they differ)
     try:
         CLI(
             LightningModule,
@@ -157,12 +159,12 @@ def lightning_cli(argv: list[str]) -> int:
             subclass_mode_model=True,
             subclass_mode_data=True,
             save_config_kwargs={"overwrite": True},
-            # LightningCLI warns when it is given the process' own arguments a second time
-            args=None if argv == sys.argv[1:] else argv,
         )
     except CheckpointError as e:
         print(f"tts {argv[0]}: {e}", file=sys.stderr)
         return 2
+    finally:
+        sys.argv = saved_argv
     return 0
 
 

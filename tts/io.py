@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates 0600 files; written files get what open() would give them (0666 less the umask)
-FILE_MODE = 0o666 & ~_umask()
+def _file_mode() -> int:
+    """0666 less the process umask: the mode open() gives a new file (mkstemp's temp files are 0600)."""
+    try:  # Linux: read it without changing it (os.umask is a set-and-restore, racy across threads)
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -29,7 +30,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
