@@ -612,10 +612,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="tts bench",
         description="WER/CER (jiwer, several ASR backends), SIM, PESQ/STOI and RTF of ground truth, "
-        "resynthesis and TTS systems on a test list, with bootstrap CIs; writes report.md/json + plots.",
+        "resynthesis and TTS systems on a test list, with bootstrap CIs; writes report.md/json + plots and "
+        "report.html (players, marked transcripts; open it from disk).",
     )
     parser.add_argument("-c", "--config", required=True, help="benchmark spec YAML (see eval/*.yaml)")
-    parser.add_argument("--out", required=True, help="output dir (audio, caches, report.md, report.json)")
+    parser.add_argument(
+        "--out", required=True, help="output dir (audio, caches, report.md, report.json, report.html)"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue in a non-empty --out, reusing audio + caches"
     )
