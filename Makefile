@@ -9,7 +9,7 @@ SCALE   ?= demo
 OUT     ?= work/demo
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test setup venv debs lint bench clean f5-ref
+.PHONY: demo test setup venv debs lint bench clean f5-ref vae-ref
 
 demo: setup
 	$(BIN)/tts demo --scale $(SCALE) --out $(OUT)
@@ -25,9 +25,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	# DAC reference for the encoder equivalence test; --no-deps: see the dev extra in pyproject.toml
-	$(BIN)/pip install -q --no-deps 'descript-audio-codec==1.0.0' 'descript-audiotools==0.7.2'
-	$(MAKE) f5-ref
+	$(MAKE) f5-ref vae-ref
 	@touch $(STAMP)
 
 # The F5-TTS reference code for the equivalence tests: f5-tts without its dependencies (they would
@@ -36,6 +34,13 @@ $(STAMP): pyproject.toml
 F5_REF := f5-tts==1.1.22
 f5-ref:
 	$(BIN)/pip install -q --no-deps '$(F5_REF)'
+
+# The DAC reference for the VAE encoder equivalence test (tests/test_vae_reference.py), --no-deps:
+# descript-audiotools 0.7.2 pins protobuf<3.20, which would downgrade the protobuf onnx and tensorboard
+# need; what `import dac` needs is in the dev extra. (bigvgan==2.4.1 installs normally, from the dev extra.)
+VAE_REF := descript-audio-codec==1.0.0 descript-audiotools==0.7.2
+vae-ref:
+	$(BIN)/pip install -q --no-deps $(foreach p,$(VAE_REF),'$(p)')
 
 # Debian packages: speech synthesizers for the embedded corpus, chromium for the report page test;
 # apt-get when root, else print the command.
