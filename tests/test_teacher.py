@@ -402,3 +402,55 @@ def test_torchaudio_wavlm_teacher_loads_unispeech_named_weights(tmp_path, monkey
     torch.save({"model": wrong}, tmp_path / "wrong.pt")
     with pytest.raises(CheckpointError, match="gru_rel_pos_const has shape"):
         torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "wrong.pt")
+
+
+def huggingface_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchaudio WavLM keys -> HuggingFace ``WavLMModel`` names (q/k/v split, legacy weight_g/weight_v)."""
+    import re
+
+    out = {"masked_spec_embed": torch.zeros(DIM)}
+    for key, value in state.items():
+        if m := re.fullmatch(
+            r"encoder\.transformer\.layers\.(\d+)\.attention\.attention\.in_proj_(\w+)", key
+        ):
+            for name, part in zip("qkv", value.chunk(3)):
+                out[f"encoder.layers.{m[1]}.attention.{name}_proj.{m[2]}"] = part.clone()
+            continue
+        key = key.replace("attention.attention.out_proj", "attention.out_proj")
+        key = key.replace("parametrizations.weight.original0", "weight_g").replace(
+            "parametrizations.weight.original1", "weight_v"
+        )
+        key = key.replace("encoder.transformer.", "encoder.").replace(
+            "encoder.feature_projection.", "feature_projection."
+        )
+        out[key] = value.clone()
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".safetensors"])
+def test_torchaudio_wavlm_teacher_loads_huggingface_named_weights(tmp_path, monkeypatch, suffix):
+    """microsoft/wavlm-large's HuggingFace layout (what the released Semantic-VAE extracts with) loads too."""
+    import torchaudio
+
+    from tts.teacher import torchaudio_ssl
+
+    ref = tiny_wavlm(0)
+    sd = huggingface_names(ref.state_dict())
+    assert (
+        "encoder.layers.0.attention.gru_rel_pos_const" in sd and "feature_projection.projection.weight" in sd
+    )
+    path = tmp_path / f"pytorch_model{suffix}"
+    if suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in sd.items()}, path)
+    else:
+        torch.save(sd, path)
+    monkeypatch.setattr(torchaudio.models, "wavlm_large", lambda: tiny_wavlm(1).train())
+    teacher = torchaudio_ssl.TorchaudioSSLTeacher("wavlm-large", str(path), layer=-1)
+    wav = 0.1 * torch.randn(8000)
+    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    with torch.no_grad():
+        feats, _ = ref.feature_extractor(x, None)
+        expected = ref.encoder(feats)[0]
+    torch.testing.assert_close(teacher([wav])[0], expected, rtol=1e-5, atol=1e-5)

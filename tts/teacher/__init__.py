@@ -11,7 +11,10 @@ the output of the 23rd layer, HuggingFace ``hidden_states[23]``); negative layer
 - ``whisper:/path/to/ct2_model_dir``: any local CTranslate2 Whisper model (no hash check).
 - ``fairseq2-hubert:/path/ckpt.pt[:layer=23][:norm=pre|post]``: a fairseq HuBERT checkpoint run by
   fairseq2's wav2vec2 encoder (base/large inferred from the weights).
-- ``torchaudio-hubert-base|torchaudio-hubert-large|torchaudio-wavlm-large:/path/state_dict.pt[:layer=23]``.
+- ``torchaudio-hubert-base|torchaudio-hubert-large|torchaudio-wavlm-large:/path/state_dict.pt[:layer=23]``:
+  torchaudio, fairseq/UniSpeech (e.g. microsoft/unilm ``WavLM-Large.pt``) or HuggingFace key names
+  (``pytorch_model.bin`` / ``model.safetensors``); ``layer=-1`` = the last hidden state (after the final
+  LayerNorm of pre-norm models), what the released Semantic-VAE aligns to with WavLM-large.
 """
 
 from __future__ import annotations

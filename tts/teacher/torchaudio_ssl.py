@@ -6,6 +6,8 @@ with torchaudio's own fairseq key map; WavLM's (microsoft/unilm ``WavLM-Large.pt
 layout) add the gated relative-position keys (``self_attn.grep_linear``, ``grep_a``,
 ``relative_attention_bias``) and separate q/k/v projections, mapped here onto torchaudio's WavLM
 attention (``gru_rel_pos_linear``, ``gru_rel_pos_const``, ``rel_attn_embed``, fused ``in_proj``).
+HuggingFace names (``pytorch_model.bin`` / ``model.safetensors`` of microsoft/wavlm-large or a HuBERT) are
+converted too.
 """
 
 from __future__ import annotations
@@ -75,17 +77,67 @@ def convert_fairseq_state(state: dict[str, torch.Tensor], wavlm: bool, path: str
     return out
 
 
+_HF_PREFIXES = ("wavlm.", "hubert.")
+_HF_HEADS = ("masked_spec_embed", "lm_head.", "projector.", "classifier.", "encoder.masked_spec_embed")
+
+
+def convert_huggingface_state(state: dict[str, torch.Tensor], wavlm: bool, path: str | Path = "") -> dict:
+    """HuggingFace ``WavLMModel`` / ``HubertModel`` weights (e.g. microsoft/wavlm-large, the model the
+    released Semantic-VAE extracts features with) -> torchaudio ``Wav2Vec2Model`` keys (WavLM's separate
+    q/k/v projections fused into ``in_proj``, as torchaudio's own HuggingFace importer does)."""
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        k = next((key[len(p) :] for p in _HF_PREFIXES if key.startswith(p)), key)
+        if k.startswith(_HF_HEADS):
+            continue
+        if k.startswith("feature_extractor."):
+            out[k] = value
+        elif k.startswith("feature_projection."):
+            out["encoder." + k] = value
+        elif wavlm and (
+            m := re.fullmatch(r"encoder\.layers\.(\d+)\.attention\.(q|k|v)_proj\.(weight|bias)", k)
+        ):
+            qkv.setdefault((m[1], m[3]), {})[m[2]] = value
+        elif wavlm and (m := re.fullmatch(r"encoder\.layers\.(\d+)\.attention\.out_proj\.(weight|bias)", k)):
+            out[f"encoder.transformer.layers.{m[1]}.attention.attention.out_proj.{m[2]}"] = value
+        elif k.startswith("encoder."):
+            out["encoder.transformer." + k[len("encoder.") :]] = value
+        else:
+            raise CheckpointError(
+                f"{path}: unexpected key {key!r} for a HuggingFace {'WavLM' if wavlm else 'HuBERT'} model"
+            )
+    for (layer, kind), parts in sorted(qkv.items()):
+        if set(parts) != {"q", "k", "v"}:
+            missing = sorted({"q", "k", "v"} - set(parts))
+            raise CheckpointError(
+                f"{path}: encoder.layers.{layer}.attention.{missing[0]}_proj.{kind} missing (WavLM q/k/v)"
+            )
+        out[f"encoder.transformer.layers.{layer}.attention.attention.in_proj_{kind}"] = torch.cat(
+            [parts["q"], parts["k"], parts["v"]]
+        )
+    return out
+
+
 def load_torchaudio_ssl(arch: str, path: str | Path) -> torch.nn.Module:
     """torchaudio ``Wav2Vec2Model`` for ``arch`` (hubert-base, hubert-large, wavlm-large) with weights from ``path``."""
     import torchaudio
 
     if arch not in BUILDERS:
         raise ValueError(f"unknown torchaudio SSL model {arch!r}; choose one of {sorted(BUILDERS)}")
-    ckpt = load_checkpoint(path)
+    if Path(path).suffix == ".safetensors":
+        from tts.io import load_safetensors
+
+        ckpt = load_safetensors(path, "is it a complete model.safetensors?")
+    else:
+        ckpt = load_checkpoint(path)
     state = ckpt.get("state_dict", ckpt.get("model", ckpt))
-    if any(k.startswith("feature_extractor.conv_layers.") and ".0.weight" in k for k in state):
+    wavlm = arch.startswith("wavlm")
+    if any(k.startswith(tuple(p + "feature_projection." for p in ("", *_HF_PREFIXES))) for k in state):
+        state = convert_huggingface_state(state, wavlm, path)  # HuggingFace names
+    elif any(k.startswith("feature_extractor.conv_layers.") and ".0.weight" in k for k in state):
         if not any(".conv." in k for k in state):  # fairseq names
-            state = convert_fairseq_state(state, wavlm=arch.startswith("wavlm"), path=path)
+            state = convert_fairseq_state(state, wavlm=wavlm, path=path)
     state = {k: v for k, v in state.items() if not k.startswith(("aux.", "label_embs_concat"))}
     model = getattr(torchaudio.models, BUILDERS[arch])()
     expected = model.state_dict()
