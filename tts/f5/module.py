@@ -75,6 +75,9 @@ class F5Module(pl.LightningModule):
             ``tts.f5.aligned``; batches need ``alignments``, and a duration predictor head is trained).
         alignment: the alignment kind read from the supervisions (``phoneme``; any other kind, e.g.
             ``char``, uses the character vocabulary); sets the default vocab when ``vocab`` is None.
+            None (the default) means ``phoneme`` in the aligned mode and nothing otherwise, so a filler
+            model's hyper-parameters agree with its data module's ``alignment: null`` (Lightning refuses
+            to log differing values of a key both have).
         duration_dim, duration_layers, duration_loss (``l2``/``l1``), duration_weight: the duration
             predictor head of the aligned mode (``tts.f5.duration``), its loss added with this weight.
     """
@@ -106,7 +109,7 @@ class F5Module(pl.LightningModule):
         sample_every_n_steps: int = 0,
         sample_nfe: int = 16,
         conditioning: str = "filler",
-        alignment: str = "phoneme",
+        alignment: str | None = None,
         duration_dim: int = 128,
         duration_layers: int = 2,
         duration_loss: str = "l2",
@@ -120,7 +123,8 @@ class F5Module(pl.LightningModule):
         if duration_loss not in ("l1", "l2"):
             raise ValueError(f"duration_loss must be 'l1' or 'l2', not {duration_loss!r}")
         self.aligned = conditioning == "aligned"
-        self.vocab = Vocab.load(vocab) if vocab else default_vocab(alignment) if self.aligned else Vocab()
+        self.alignment = (alignment or "phoneme") if self.aligned else alignment
+        self.vocab = Vocab.load(vocab) if vocab else default_vocab(self.alignment) if self.aligned else Vocab()
         info = space_info(space)
         self.frame_rate = info.frame_rate
         self.net_args = dict(
@@ -156,7 +160,7 @@ class F5Module(pl.LightningModule):
         if "alignments" not in batch:
             raise KeyError(
                 "conditioning=aligned needs batches with alignments: set the data module's "
-                f"alignment: {self.hparams.alignment}"
+                f"alignment: {self.alignment}"
             )
         frame_ids, *dur = aligned_batch(
             self.vocab, batch["alignments"], batch["feat_lens"], self.frame_rate, batch.get("ids")
@@ -243,7 +247,7 @@ class F5Module(pl.LightningModule):
         if self.aligned:
             checkpoint["f5_config"].update(
                 conditioning="aligned",
-                alignment=self.hparams.alignment,
+                alignment=self.alignment,
                 duration_predictor=self.duration.args,
             )
 
