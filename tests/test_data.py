@@ -138,6 +138,17 @@ def test_bucketing_respects_the_frame_budget(tiny_corpus, tmp_path, budget):
     assert sorted(seen) == sorted(c.id for c in load_manifest(path))
 
 
+def test_a_one_utterance_validation_split_loads(tiny_corpus, tmp_path):
+    # lhotse cannot bucket a single cut (the smoke corpus's dev split): it becomes one plain batch
+    _cache_fake_features(tiny_corpus, tmp_path)
+    path = str(tmp_path / "cache" / "cuts.jsonl.gz")
+    one = str(tmp_path / "one.jsonl.gz")
+    load_manifest(path).subset(first=1).to_file(one)
+    dm = UtteranceDataModule(path, one, max_frames_per_batch=100_000, num_buckets=2, num_workers=0)
+    dm.setup("fit")
+    assert [batch["ids"] for batch in dm.val_dataloader()] == [[next(iter(load_manifest(one))).id]]
+
+
 def test_max_cuts_caps_utterances_per_batch(tiny_corpus, tmp_path):
     _cache_fake_features(tiny_corpus, tmp_path)
     path = str(tmp_path / "cache" / "cuts.jsonl.gz")

@@ -26,7 +26,7 @@ import lightning as L
 import numpy as np
 import torch
 from lhotse import CutSet, load_manifest
-from lhotse.dataset import DynamicBucketingSampler
+from lhotse.dataset import DynamicBucketingSampler, SimpleCutSampler
 from torch.utils.data import DataLoader, Dataset
 
 from tts.audio import AudioError
@@ -265,11 +265,13 @@ class UtteranceDataModule(L.LightningDataModule):
     def max_batch_seconds(self) -> float:
         return self.hparams.max_frames_per_batch / self.frame_rate
 
-    def make_sampler(self, cuts: CutSet, train: bool) -> DynamicBucketingSampler:
+    def make_sampler(self, cuts: CutSet, train: bool) -> DynamicBucketingSampler | SimpleCutSampler:
         """lhotse's padded budget: batch size x longest utterance (in frames) <= the budget, except that
         the utterance which closes a batch may overshoot it (by at most one utterance); and at most
-        ``max_cuts`` utterances."""
+        ``max_cuts`` utterances. A single cut (a toy dev split) cannot be bucketed: one plain batch."""
         h = self.hparams
+        if len(cuts) < 2:
+            return SimpleCutSampler(cuts, max_duration=self.max_batch_seconds, max_cuts=h.max_cuts, seed=h.seed)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
             return DynamicBucketingSampler(
