@@ -126,11 +126,13 @@ def test_smoke_recipe_fits_in_bf16_and_resumes(device, smoke_data, recipe, tmp_p
     first = STEPS * per_batch
     _ok(_run(_fit_argv(recipe, train, val, tmp_path, device, first, extra)))
     last = tmp_path / "last.ckpt"
-    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == first
-    out = _ok(_run(_fit_argv(recipe, train, val, tmp_path, device, 2 * first, extra + [f"--ckpt_path={last}"])))
+    # (Vocos' first batch trains the generator alone, so its step count can pass max_steps by one)
+    step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert first <= step <= first + 1
+    out = _ok(_run(_fit_argv(recipe, train, val, tmp_path, device, step + first, extra + [f"--ckpt_path={last}"])))
     assert "Restoring states from the checkpoint" in out
     ckpt = torch.load(last, map_location="cpu", weights_only=True)
-    assert ckpt["global_step"] == 2 * first
+    assert ckpt["global_step"] == step + first
     params = [v for k, v in ckpt["state_dict"].items() if v.is_floating_point()]
     assert params and all(torch.isfinite(v).all() for v in params)
 
