@@ -620,7 +620,7 @@ def part_train(check: Check, budget: float) -> dict:
     metrics = run_dir / "f5_mel" / "version_0" / "metrics.csv"
     curve = read_metrics(metrics) if metrics.exists() else {"train": [], "val": []}
     corpus_info = json.loads((pack / "corpus.json").read_text()) if (pack / "corpus.json").exists() else {}
-    steps = curve["train"][-1][0] if curve["train"] else 0
+    steps = curve["train"][-1][0] + 1 if curve["train"] else 0  # (the last logged step, 0-based)
     result = {"recipe": recipe, "overrides": argv[5:], "exit_code": rc, "wall_s": round(wall, 1),
               "train_time_s": train_s, "steps": steps, "steps_per_s": steps / wall if wall else None,
               "corpus": {k: corpus_info.get(k) for k in ("hours", "utterances", "speakers", "splits", "voices") if k in corpus_info},
