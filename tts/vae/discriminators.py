@@ -4,6 +4,10 @@ Every sub-discriminator maps a waveform (B, T) to (logits, feature_maps); ``Disc
 them and returns the two lists. As in DAC / Semantic-VAE, the feature maps are the activations of every
 conv layer except the final logits conv (5 per period discriminator, 5 band convs x 5 bands per STFT
 discriminator), which is what the feature-matching loss compares.
+
+Known small differences from DAC's code, kept: a period discriminator pads nothing when the length is a
+multiple of the period (DAC pads a whole period), and the STFT is framed by ``torch.stft(center=True)``
+(DAC's audiotools pads by (n_fft - hop) / 2 and drops two frames at each end): edge frames only.
 """
 
 from __future__ import annotations
