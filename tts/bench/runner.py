@@ -613,7 +613,10 @@ def main(argv: list[str]) -> int:
         prog="tts bench",
         description="WER/CER (jiwer, several ASR backends), SIM, PESQ/STOI and RTF of ground truth, "
         "resynthesis and TTS systems on a test list, with bootstrap CIs; writes report.md/json + plots and "
-        "report.html (players, marked transcripts; open it from disk).",
+        "report.html (players, marked transcripts; open it from disk). The spec is checked against "
+        "tts/bench/spec.py (keys, types, ranges, backend arguments, every path) before anything runs, every "
+        "problem listed at once (exit 2). Exit 1 when a system failed or the report could not be rendered "
+        "(the scores are then in report.json and utterances.jsonl).",
     )
     parser.add_argument("-c", "--config", required=True, help="benchmark spec YAML (see eval/*.yaml)")
     parser.add_argument(

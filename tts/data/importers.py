@@ -127,7 +127,9 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="tts data import",
         description="Build lhotse manifests (cuts_<name>.jsonl.gz) from a local corpus. Nothing downloads; "
-        "unusable items are reported with file and line and skipped.",
+        "unusable items (missing, unreadable or empty audio, empty text, bad or non-UTF-8 lines, duplicates) are "
+        "reported with file and line and skipped (exit 1 when any was). Audio paths are stored absolute, so the "
+        "manifest loads from any directory; cut ids are the reported ids.",
     )
     p.add_argument("--format", required=True, choices=["libritts", "libritts-r", "ljspeech", "list"])
     p.add_argument("--root", help="corpus root (libritts, libritts-r, ljspeech) or the list file (list)")
