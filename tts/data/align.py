@@ -12,6 +12,12 @@ here, on the corpus itself, from its transcripts alone (no pretrained model, not
   Cython code) picks the best monotonic path (every phoneme >= 1 frame, no skips), and the encoder is
   trained on the negative log-likelihood along that path (hard EM, as Glow-TTS).
 
+Default method (``--method viterbi``, ``tts.data.align_viterbi``): the same MAS, over per-symbol
+diagonal-Gaussian states trained by Viterbi re-estimation from a flat start instead of the encoder; it
+is 4x closer to piper's own boundaries (23.8 ms mean error against 104.4 ms; an even split: 92.9 ms) and
+~100x faster (figures in that module). ``--method encoder``
+keeps the encoder described above.
+
 After training, every cut gets ``alignment={"phoneme": [AlignmentItem(symbol, start, duration), ...]}`` in
 seconds on its supervision (the same layout ``tts data demo`` writes for the piper voice), frames turned
 into seconds on the mel grid and the last phoneme stretched to the cut's end. Where the input cuts
@@ -237,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cuts", required=True, nargs="+", type=Path, help="lhotse cut manifests (all are aligned; "
                    "the aligner trains on all of them together)")
     p.add_argument("--out", required=True, type=Path, help="output folder: cuts_<name>, aligner.pt, align.json")
-    p.add_argument("--steps", type=int, default=600, help="training steps (0 with --model: only align)")
+    p.add_argument("--method", choices=("viterbi", "encoder"), default="viterbi",
+                   help="viterbi: per-symbol Gaussian states, Viterbi training (tts.data.align_viterbi); "
+                   "encoder: the Glow-TTS-prior phoneme encoder (ignored with --model: the file says)")
+    p.add_argument("--iterations", type=int, default=12, help="viterbi: re-estimation passes")
+    p.add_argument("--states", type=int, default=3, help="viterbi: states per phoneme")
+    p.add_argument("--steps", type=int, default=600, help="encoder: training steps (0 with --model: only align, "
+                   "either method)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--model", type=Path, default=None, help="start from this aligner.pt (e.g. one trained on "
@@ -276,23 +288,42 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no cuts to align", file=sys.stderr)
         return 1
     model = PhonemeEncoder(len(vocab))
+    ckpt = None
     if args.model:
         ckpt = torch.load(args.model, map_location="cpu", weights_only=True)
         if ckpt["vocab"]["symbols"] != vocab.symbols:
             print(f"error: {args.model}: its phoneme vocabulary differs from this tokenizer's", file=sys.stderr)
             return 1
-        model.load_state_dict(ckpt["state_dict"])
+        args.method = ckpt.get("method", "encoder")
+        if args.method == "encoder":
+            model.load_state_dict(ckpt["state_dict"])
     train_items = all_items
     if args.max_cuts and len(train_items) > args.max_cuts:
         train_items = random.Random(args.seed).sample(train_items, args.max_cuts)
-    losses = train(model, train_items, args.steps, args.batch_size, args.lr, args.seed) if args.steps else []
+    settings = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS}
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "vocab": vocab.to_dict(),
-                "settings": {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS}},
-               args.out / "aligner.pt")
+    if args.method == "viterbi":
+        from tts.data import align_viterbi
+
+        iterations = 0 if (ckpt is not None and args.steps == 0) else args.iterations
+        init = ckpt["viterbi"] if ckpt is not None else None
+        states = init["n_states"] if init is not None else args.states
+        viterbi = align_viterbi.fit([it["x"] for it in train_items], [it["ids"].tolist() for it in train_items],
+                                    len(vocab), iterations, states, init=init, log=log)  # fmt: skip
+        losses = [-v for v in viterbi["log_likelihood"]]
+        torch.save({"method": "viterbi", "viterbi": viterbi, "vocab": vocab.to_dict(), "settings": settings},
+                   args.out / "aligner.pt")  # fmt: skip
+    else:
+        losses = train(model, train_items, args.steps, args.batch_size, args.lr, args.seed) if args.steps else []
+        torch.save({"method": "encoder", "state_dict": model.state_dict(), "vocab": vocab.to_dict(),
+                    "settings": settings}, args.out / "aligner.pt")  # fmt: skip
+    trained = iterations if args.method == "viterbi" else args.steps
     aligned_per_set = []
     for items in items_per_set:
-        frames = durations(model, items, args.batch_size)
+        if args.method == "viterbi":
+            frames = align_viterbi.durations([it["x"] for it in items], [it["ids"].tolist() for it in items], viterbi)
+        else:
+            frames = durations(model, items, args.batch_size)
         aligned_per_set.append([to_alignment(it["symbols"], f, it["cut"].duration) for it, f in zip(items, frames)])
     ev = evaluate(all_items, [al for aligned in aligned_per_set for al in aligned])
     for (path, _), items, aligned in zip(sets, items_per_set, aligned_per_set):
@@ -311,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
         atomic_write(args.out / name, write)
     report = {"command": "tts data align " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "cuts": len(all_items), "trained_on": len(train_items) if args.steps else 0, "steps": args.steps,
+              "method": args.method, "cuts": len(all_items), "trained_on": len(train_items) if trained else 0,
+              "steps": args.steps,
               "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
               "frame_s": FRAME_S, "wall_s": round(time.time() - t0, 1),
               "vs_reference_alignments": ev}
