@@ -305,3 +305,18 @@ def test_bench_spec_oracle_durations_need_alignments(tmp_path, phoneme_model):
         prepare_spec(spec)
     spec["systems"][0]["durations"] = "predictor"
     assert prepare_spec(spec)[0]["systems"][0]["durations"] == "predictor"
+
+
+def test_demo_test_list_carries_the_natural_voices_alignments(tmp_path):
+    from tts.data.demo_corpus import make_test_list
+
+    ali = [["^", 0.0, 0.1], ["h", 0.1, 0.2], ["$", 0.3, 0.05]]
+    (tmp_path / "a.align.json").write_text(json.dumps(ali))
+    (tmp_path / "b.align.json").write_text(json.dumps(ali[:2]))
+    utts = [{"id": i, "text": t, "path": f"{i}.wav", "speaker": s, "duration": 0.35, "align_path": a}
+            for i, t, s, a in (("a", "Hi.", "joe", str(tmp_path / "a.align.json")),
+                               ("b", "Ho.", "joe", str(tmp_path / "b.align.json")),
+                               ("c", "Ha.", "slt", None), ("d", "He.", "slt", None))]  # fmt: skip
+    rows = {r["id"]: r for r in make_test_list(utts, [])}
+    assert rows["a"]["alignment"] == ali and rows["a"]["ref_alignment"] == ali[:2]
+    assert "alignment" not in rows["c"] and "ref_alignment" not in rows["c"]

@@ -362,7 +362,10 @@ def write_cuts(path: Path, utts: list[dict]) -> None:
 
 
 def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
-    """Cross-sentence rows: the prompt is another test utterance of the same speaker (else dev/train)."""
+    """Cross-sentence rows: the prompt is another test utterance of the same speaker (else dev/train).
+
+    Rows of the natural voice also carry ``alignment`` / ``ref_alignment`` (``[[symbol, start_s, duration_s],
+    ...]``, piper's, on the utterance's own audio) for oracle-duration synthesis of aligned models."""
     pool: dict[str, list[dict]] = defaultdict(list)
     for u in test:
         pool[u["speaker"]].append(u)
@@ -378,8 +381,13 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
                 log.warning("test utterance %s has no prompt from speaker %s; left out", u["id"], u["speaker"])
                 continue
             p = cands[0]
-            rows.append({"id": u["id"], "text": u["text"], "ref_audio": p["path"], "ref_text": p["text"],
-                         "speaker": u["speaker"], "gt_audio": u["path"], "duration": round(u["duration"], 3)})
+            row = {"id": u["id"], "text": u["text"], "ref_audio": p["path"], "ref_text": p["text"],
+                   "speaker": u["speaker"], "gt_audio": u["path"], "duration": round(u["duration"], 3)}
+            # the natural voice's phoneme alignments: oracle durations (tts synth/bench --durations oracle)
+            for key, src in (("alignment", u), ("ref_alignment", p)):
+                if src.get("align_path"):
+                    row[key] = json.loads(Path(src["align_path"]).read_text(encoding="utf-8"))
+            rows.append(row)
     return sorted(rows, key=lambda r: r["id"])
 
 
