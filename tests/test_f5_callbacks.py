@@ -103,3 +103,28 @@ def test_bad_settings_are_refused(tmp_path, utterance_list):
         WERCallback(str(utterance_list), durations="guess")
     with pytest.raises(ValueError, match="every_n_steps"):
         WERCallback(str(utterance_list), every_n_steps=0)
+
+
+def test_resumed_run_continues_the_curve(tmp_path, utterance_list, monkeypatch):
+    monkeypatch.setattr(tts.bench.asr, "load_asr", lambda spec: FakeASR())
+    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
+    vocos = build_vocos(cfg)
+    out = tmp_path / "curve.jsonl"
+
+    def fit(steps: int, ckpt=None):
+        torch.manual_seed(0)
+        model = F5Module(space="mel", **TINY)
+        model._space.append(MelSpace(vocoder=vocos))
+        cb = WERCallback(str(utterance_list), every_n_steps=2, nfe=2, asr={"backend": "fake"}, out=str(out))
+        trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, callbacks=[cb], enable_progress_bar=False,
+                             enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=0)  # fmt: skip
+        trainer.fit(model, DataLoader(batches(steps), batch_size=None), ckpt_path=ckpt)
+        return trainer
+
+    first = fit(2)
+    ckpt = tmp_path / "at2.ckpt"
+    first.save_checkpoint(ckpt)
+    fit(4, str(ckpt))
+    rows = read_wer_curve(out)
+    assert [r["step"] for r in rows] == [2, 4]  # step 2 not evaluated again after the resume
+    assert rows[1]["wall_s"] >= rows[0]["wall_s"]

@@ -12,7 +12,9 @@ with the module's EMA DiT (the weights that would be exported), transcribes them
   "durations", "asr", "hyps"}``.
   ``wall_s`` is training wall-clock seconds since fit start **excluding** the callback's own evaluations
   (their time is ``eval_s``, summed over evaluations in ``eval_total_s``), so curves of runs that evaluate
-  at different rates are comparable; a report plots ``wer_mean`` against ``step`` and ``wall_s``.
+  at different rates are comparable; a report plots ``wer_mean`` against ``step`` and ``wall_s``. After a
+  resume (``tts fit`` from last.ckpt) the rows continue: ``wall_s`` goes on from the last row written at or
+  before the resumed step (the time between that row and the checkpoint is not counted).
 
 The list is a ``tts synth`` list (JSONL: id, text, ref_audio, ref_text, optional duration, and for aligned
 models ``alignment`` / ``ref_alignment``): the benchmark's test list works as is. Aligned models take
@@ -90,6 +92,7 @@ class WERCallback(pl.Callback):
         self._asr = None
         self._fit_start = 0.0
         self._eval_total = 0.0
+        self._wall_offset = 0.0  # training seconds before a resume (from the rows already written)
         self._last_step = -1
         self.history: list[dict] = []
 
@@ -115,6 +118,12 @@ class WERCallback(pl.Callback):
         self._eval_total = 0.0
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        path = self._out_path(trainer)
+        if trainer.global_step > 0 and path.is_file():  # resumed: continue the wall clock of the rows so far
+            earlier = [r for r in read_wer_curve(path) if r.get("step", 0) <= trainer.global_step]
+            if earlier:
+                self._wall_offset = float(earlier[-1]["wall_s"])
+                self._last_step = int(earlier[-1]["step"])
         if self.at_start and trainer.global_step == 0:
             self.evaluate(trainer, pl_module)
 
@@ -187,7 +196,7 @@ class WERCallback(pl.Callback):
         scores = [score_utterance(texts[i], h, self.normalize) for i, h in zip(ids, hyps)]
         agg = aggregate(scores)
         eval_s = time.perf_counter() - t0
-        wall_s = t0 - self._fit_start - self._eval_total
+        wall_s = self._wall_offset + t0 - self._fit_start - self._eval_total
         self._eval_total += eval_s
         row = {
             "step": int(trainer.global_step),
