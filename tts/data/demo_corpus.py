@@ -56,6 +56,8 @@ TEST_FRACTION, DEV_FRACTION, MIN_TEST_PER_SPEAKER = 0.05, 0.03, 3
 PEAK = 0.95
 APT_HINT = "apt-get install -y flite festival festvox-us-slt-hts espeak-ng"
 NATURAL_SHARE = 0.7  # default share of the utterances spoken by the natural (piper) voice
+# piper's synthesis scales for the corpus (None: the voice's own: length 1.0, noise 0.667, noise_w 0.8)
+PIPER_SCALES = {"length_scale": None, "noise_scale": None, "noise_w_scale": None}
 PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the quiet river."
 SYNTH_TIMEOUT_S = 120
 
@@ -111,7 +113,7 @@ def _run_voice(voice: Voice, text: str) -> tuple[np.ndarray, int]:
     if voice.engine == "piper":
         from tts.data import piper_voice
 
-        u = piper_voice.synthesize(piper_voice.load_voice(threads=1), text)
+        u = piper_voice.synthesize(piper_voice.load_voice(threads=1), text, **PIPER_SCALES)
         return u.audio, u.sample_rate
 
     with tempfile.TemporaryDirectory(prefix="ttsdemo_") as tmp:
@@ -163,7 +165,7 @@ def synth_job(job: dict) -> dict:
         if voice.engine == "piper":
             from tts.data import piper_voice
 
-            u = piper_voice.synthesize(piper_voice.load_voice(threads=1), job["text"])
+            u = piper_voice.synthesize(piper_voice.load_voice(threads=1), job["text"], **PIPER_SCALES)
             wav, sr, items = u.audio, u.sample_rate, u.alignment
         else:
             wav, sr = _run_voice(voice, job["text"])
@@ -224,12 +226,12 @@ def _detect_piper(share: float, others: list[dict]) -> dict:
     voice = piper_voice.load_voice(threads=1, cache=False)  # workers load their own after the fork
     piper_voice.synthesize(voice, "Hello.")  # warm-up, out of the timing
     t0 = time.perf_counter()
-    u = piper_voice.synthesize(voice, PROBE_TEXT)
+    u = piper_voice.synthesize(voice, PROBE_TEXT, **PIPER_SCALES)
     wall = time.perf_counter() - t0
     v = Voice(PIPER.speaker, PIPER.engine, PIPER.name, natural_weight(share, [o["weight"] for o in others]))
     return {**asdict(v), "version": f"piper-tts {info['piper_tts']}", "native_sample_rate": u.sample_rate,
             "probe_x_real_time": round(len(u.audio) / u.sample_rate / wall, 1), "alignments": "phoneme",
-            "voice_package": info["voice_package"], "sha256": info["sha256"]}
+            "voice_package": info["voice_package"], "sha256": info["sha256"], "scales": dict(PIPER_SCALES)}
 
 
 def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: float = 0.0) -> list[dict]:

@@ -142,11 +142,15 @@ def load_voice(model: str | Path | None = None, threads: int = 1, cache: bool = 
     return voice
 
 
-def synthesize(voice, text: str, length_scale: float | None = None) -> PiperUtterance:
-    """Speak ``text`` (all its sentences, concatenated) with phoneme alignments in samples."""
+def synthesize(voice, text: str, length_scale: float | None = None, noise_scale: float | None = None,
+               noise_w_scale: float | None = None) -> PiperUtterance:
+    """Speak ``text`` (all its sentences, concatenated) with phoneme alignments in samples.
+
+    The scales default (None) to the voice's own (.onnx.json "inference": joe 1.0 / 0.667 / 0.8).
+    """
     from piper.config import SynthesisConfig
 
-    cfg = SynthesisConfig(length_scale=length_scale)
+    cfg = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
     audio, items, ids = [], [], []
     offset, sr = 0, voice.config.sample_rate
     for chunk in voice.synthesize(text, syn_config=cfg, include_alignments=True):
