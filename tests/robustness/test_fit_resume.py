@@ -30,6 +30,7 @@ def _step(path: Path) -> int:
     return torch.load(path, map_location="cpu", weights_only=True)["global_step"]
 
 
+@pytest.mark.slow  # two short trainings of the smoke Vocos GAN: ~1-2 min on 2 shared cores
 def test_rerun_of_the_same_command_resumes_from_last_ckpt(tiny_corpus, tmp_path, capsys):
     rc, text = run(_fit(tiny_corpus, tmp_path, 2), capsys)
     last = tmp_path / "checkpoints" / "last.ckpt"
