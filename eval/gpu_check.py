@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ class Check:
         self.t0 = time.time()
         self.deadline = self.t0 + budget_s
         self.status: dict[str, dict] = {}
+        self.extra_path: list[str] = []  # unpacked wheels, when pip could not install them
         self.tmp = Path(tempfile.mkdtemp(prefix="gpu_check_"))
         self.log_path = out / "log.txt"
         self.log_path.write_text(f"# eval/gpu_check.py {'--dry-run ' if dry_run else ''}{out}\n")
@@ -83,6 +85,7 @@ class Check:
         """Run ``cmd`` (its own process group, killed whole on timeout); output appended to log.txt.
         Returns (exit code or 124 on timeout, output)."""
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], *self.extra_path])
         self.log(f"\n$ {' '.join(cmd)}   [{name}, timeout {timeout:.0f} s, t={time.time() - self.t0:.0f} s]\n")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", start_new_session=True)
@@ -207,8 +210,18 @@ def part_setup(check: Check, budget: float) -> dict:
         rc, out = check.run(cmd, budget / 2, name="pip install")
         if rc != 0 and "externally-managed" in out:
             rc, out = check.run(cmd[:4] + ["--break-system-packages"] + cmd[4:], budget / 2, name="pip install")
-        if rc != 0:
-            install["error"] = out[-2000:]
+        if rc != 0 and "Permission denied" in out:  # a read-only site-packages: the user's own
+            rc, out = check.run(cmd[:4] + ["--user"] + cmd[4:], budget / 2, name="pip install --user")
+        if rc != 0:  # no usable pip: the wheels unpacked onto PYTHONPATH serve as well for these packages
+            install["pip_error"] = out[-2000:]
+            try:
+                site = check.tmp / "site"
+                for w in todo:
+                    zipfile.ZipFile(w).extractall(site)
+                check.extra_path.append(str(site))
+                install["note"] = f"pip failed; wheels unpacked to {site} (on PYTHONPATH for every part)"
+            except Exception as e:
+                install["error"] = f"unpacking the wheels failed too: {e}"
     env = worker(check, "env", {"dry_run": check.dry_run}, max(10.0, budget - (time.time() - t)))
     env["wheels"] = install
     env["commit"] = git_commit()
