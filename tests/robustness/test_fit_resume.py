@@ -37,7 +37,9 @@ def test_rerun_of_the_same_command_resumes_from_last_ckpt(tiny_corpus, tmp_path,
     assert rc == 0 and "training from step 0" in text
     first = _step(last)  # the GAN recipe's global_step counts both optimizers' steps
     rc, text = run(_fit(tiny_corpus, tmp_path, 4), capsys)
-    assert rc == 0 and f"resuming from {last}" in text and "Restored all states" in text
+    # (Lightning's own "Restored all states" goes to its logger, whose handler may hold the stderr of an
+    # earlier import, outside capsys: the step count proves the restore instead)
+    assert rc == 0 and f"resuming from {last}" in text and "training from step 0" not in text
     assert _step(last) > first and not list(last.parent.glob("last-v*.ckpt"))
 
 
