@@ -62,23 +62,18 @@ def load_f5_state(path: str | Path) -> dict[str, torch.Tensor]:
     """The DiT weights of an F5-TTS checkpoint: a ``.pt`` with ``ema_model_state_dict`` (the EMA, used for
     inference) or ``model_state_dict``, or a ``.safetensors``; ``ema_model.`` / ``transformer.`` prefixes
     and the EMA / mel buffers dropped. Loads with ``weights_only=True``."""
+    from tts.io import load_checkpoint, load_safetensors
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"F5 checkpoint not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(path)
-        else:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(ckpt, dict):
-                raise CheckpointError(f"{path}: not a state dict ({type(ckpt).__name__})")
-            state = ckpt.get("ema_model_state_dict", ckpt.get("model_state_dict", ckpt))
-    except CheckpointError:
-        raise
-    except Exception as e:  # truncated zip, bad header, pickled objects refused by weights_only
-        raise CheckpointError(f"{path}: cannot read the F5 checkpoint ({type(e).__name__}: {e})") from e
+    if path.suffix == ".safetensors":
+        state = load_safetensors(path, "is it a complete F5-TTS checkpoint?")
+    else:  # truncated zip, pickled objects refused by weights_only: CheckpointError naming the file
+        ckpt = load_checkpoint(path)
+        if not isinstance(ckpt, dict):
+            raise CheckpointError(f"{path}: not a state dict ({type(ckpt).__name__})")
+        state = ckpt.get("ema_model_state_dict", ckpt.get("model_state_dict", ckpt))
     out = {}
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
