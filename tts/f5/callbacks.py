@@ -76,6 +76,11 @@ class WERCallback(pl.Callback):
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         if durations not in DURATION_SOURCES:
             raise ValueError(f"durations must be one of {DURATION_SOURCES}, not {durations!r}")
+        from tts.synth import SamplingSettings  # the ranges tts synth and the benchmark spec check
+
+        problems = SamplingSettings(nfe=nfe, cfg=cfg, sway=sway, seed=seed).problems()
+        if problems:
+            raise ValueError("WERCallback: " + "; ".join(problems))
         if not Path(utterances).is_file():
             raise FileNotFoundError(f"WERCallback: utterance list not found: {utterances}")
         self.utterances = utterances
