@@ -11,7 +11,7 @@ What it measures (one process, alternating rounds so that load from other proces
    with the same noise, one per precision; per-step losses side by side and the mean over the last
    quarter.
 
-Data: ``--sentences`` generated sentences spoken by the piper joe voice (offline, ``tts.data.piper_voice``),
+Data: ``--sentences`` generated sentences spoken by the piper joe voice (offline, ``tts.corpus.piper_voice``),
 encoded to 24 kHz log-mel (93.75 Hz), with piper's phoneme alignments; batches of ``--batch-frames``
 padded frames. Sizes: ``smoke`` (recipes/smoke/f5_aligned_mel.yaml) and ``cpu`` (the issue's 6.3M DiT:
 dim 256, depth 6, heads 4, text_dim 128).
@@ -64,8 +64,8 @@ def cpu_model() -> str:
 def make_data(n: int, seed: int) -> list[dict]:
     """Piper joe voice utterances -> [{"feats": (N, 100), "alignment": [(sym, start, dur)], "id"}]."""
     from tts.audio import resample
-    from tts.data.piper_voice import alignment_seconds, load_voice, synthesize
-    from tts.data.sentences import generate_sentences
+    from tts.corpus.piper_voice import alignment_seconds, load_voice, synthesize
+    from tts.corpus.sentences import generate_sentences
     from tts.features.mel import MelSpace
 
     voice = load_voice(threads=1)

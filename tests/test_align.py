@@ -33,7 +33,7 @@ def two_utterances(tmp_path_factory):
     from lhotse import MonoCut, Recording, SupervisionSegment
 
     from tts.audio import save_audio
-    from tts.data import piper_voice
+    from tts.corpus import piper_voice
 
     root = tmp_path_factory.mktemp("align")
     voice = piper_voice.load_voice()

@@ -1,11 +1,29 @@
 """`tts data demo` on a tiny corpus (skipped where flite is not installed)."""
 
+import gzip
+import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
-from tts.data.demo_corpus import assign_splits, main, make_test_list, trim_silence, voice_schedule
+from tts.corpus.build import (
+    SplitLeakError,
+    assign_splits,
+    check_disjoint,
+    main,
+    make_job,
+    make_test_list,
+    trim_silence,
+    voice_schedule,
+    write_cuts,
+)
+from tts.corpus.sentences import SentenceGenerator, load_lexicon
+
+# sha256 of the manifests + test list of the tiny corpus below (paths relative to the corpus), as the
+# code wrote them when the cuts were still gzipped by hand: the same seed keeps giving the same corpus.
+PINNED_TINY_CORPUS = "8b4243197ce217679f3e2117ec1244d09f9c8b4ac7addc3487b22ba262feb84d"
 
 
 def test_voice_schedule_is_weighted_and_spread():
@@ -27,6 +45,55 @@ def test_splits_are_per_speaker_disjoint_and_test_list_pairs_same_speaker():
     assert len(rows) == 10
     for r in rows:
         assert r["text"] != r["ref_text"] and r["speaker"] in r["ref_audio"] and r["gt_audio"] != r["ref_audio"]
+
+
+def _tiny_corpus(out: Path) -> dict:
+    """40 sentences of seed 0 over two voices (one aligned), silent wavs of a length set by the text,
+    split and written as ``tts data demo`` does; returns the parsed manifests and test list."""
+    import numpy as np
+    import soundfile as sf
+
+    voices = [{"speaker": "piper-joe", "engine": "piper", "name": "en_US-joe-medium", "weight": 2},
+              {"speaker": "flite-slt", "engine": "flite", "name": "slt", "weight": 1}]
+    schedule = voice_schedule(voices)
+    utts = []
+    for index, text in enumerate(SentenceGenerator(0, load_lexicon()).generate(40)):
+        job = make_job(out, index, text, schedule[index % len(schedule)])
+        Path(job["path"]).parent.mkdir(parents=True, exist_ok=True)
+        n = 2400 * (1 + len(text) % 7)
+        sf.write(job["path"], np.zeros(n, dtype=np.float32), 24000, subtype="PCM_16")
+        if job["align_path"]:
+            d = n / 24000
+            Path(job["align_path"]).write_text(json.dumps([["^", 0.0, d / 2], ["$", d / 2, d / 2]]))
+        utts.append({**{k: v for k, v in job.items() if k != "voice"}, "duration": n / 24000})
+    splits = assign_splits(utts, seed=0)
+    check_disjoint(splits)
+    parsed = {}
+    for name, split in splits.items():
+        write_cuts(out / f"cuts_{name}.jsonl.gz", split)
+        with gzip.open(out / f"cuts_{name}.jsonl.gz", "rt", encoding="utf-8") as f:
+            parsed[name] = [json.loads(line) for line in f]
+    parsed["test_list"] = make_test_list(splits["test"], splits["dev"] + splits["train"])
+    return parsed
+
+
+def test_a_seed_gives_the_pinned_manifests(tmp_path):
+    from lhotse import load_manifest
+
+    parsed = _tiny_corpus(tmp_path)
+    assert any(sup.get("alignment") for c in parsed["train"] for sup in c["supervisions"])
+    text = json.dumps(parsed, sort_keys=True).replace(str(tmp_path), "<OUT>")
+    assert hashlib.sha256(text.encode()).hexdigest() == PINNED_TINY_CORPUS
+    cuts = load_manifest(tmp_path / "cuts_train.jsonl.gz")  # and lhotse reads them back
+    assert [c.id for c in cuts] == [c["id"] for c in parsed["train"]]
+
+
+def test_a_sentence_in_train_and_test_is_an_error_naming_it():
+    utt = {"id": "a_1", "index": 1, "speaker": "a", "text": "The dog ran home.", "path": "/x/a1.wav", "duration": 2.0}
+    splits = {"train": [utt], "dev": [], "test": [{**utt, "id": "a_2", "index": 2}]}
+    with pytest.raises(SplitLeakError, match="1 sentence.*'The dog ran home.'"):
+        check_disjoint(splits)
+    check_disjoint({"train": [utt], "dev": [], "test": []})
 
 
 def test_trim_silence_keeps_speech_and_a_little_padding():

@@ -308,7 +308,7 @@ def test_bench_spec_oracle_durations_need_alignments(tmp_path, phoneme_model):
 
 
 def test_demo_test_list_carries_the_natural_voices_alignments(tmp_path):
-    from tts.data.demo_corpus import make_test_list
+    from tts.corpus.build import make_test_list
 
     ali = [["^", 0.0, 0.1], ["h", 0.1, 0.2], ["$", 0.3, 0.05]]
     (tmp_path / "a.align.json").write_text(json.dumps(ali))

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from tts.data import piper_voice
-from tts.data.demo_corpus import main, natural_weight
-from tts.data.piper_voice import PiperVoiceMissingError
+from tts.corpus import piper_voice
+from tts.corpus.build import main, natural_weight
+from tts.corpus.piper_voice import PiperVoiceMissingError
 
 
 def test_natural_weight_gives_the_requested_share():

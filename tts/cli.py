@@ -43,7 +43,7 @@ Synthesis and evaluation:
 
 # subcommand -> module whose ``main(argv) -> int`` implements it
 _TOOLS = {
-    ("data", "demo"): "tts.data.demo_corpus",
+    ("data", "demo"): "tts.corpus.build",
     ("data", "import"): "tts.data.importers",
     ("data", "align"): "tts.data.align",
     ("extract", "teacher"): "tts.teacher.extract",

@@ -3,7 +3,7 @@
 Tokenizers (``Vocab.kind``):
 - ``"char"`` (default, F5-TTS; the paper recipes keep it): one id per character of the normalized text.
 - ``"phoneme"``: espeak-ng IPA through piper's phonemizer (``phonemize``), the same symbols, one per
-  codepoint as piper splits them, that the piper voice's alignments carry (``tts.data.piper_voice``)
+  codepoint as piper splits them, that the piper voice's alignments carry (``tts.corpus.piper_voice``)
   and in the same order: every sentence is ``["^", *phonemes, "$"]`` (piper's BOS/EOS, which also get
   durations in the alignments), words separated by ``" "``, punctuation kept, stress marks ``ˈ ˌ`` and
   length ``ː`` as symbols of their own. The symbol set is piper's default phoneme id map (a superset of

@@ -1,1 +1,4 @@
-"""Corpora as lhotse CutSets: importers, screening of bad items, caches and DataModules."""
+"""Corpora as lhotse CutSets: importers, screening of bad items, caches, aligners and DataModules.
+
+The embedded demo corpus (`tts data demo`) is built by ``tts.corpus``.
+"""

@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     from lhotse import load_manifest
     from lhotse.utils import fastcopy
 
-    from tts.data.piper_voice import to_lhotse
+    from tts.corpus.piper_voice import to_lhotse
     from tts.io import atomic_write
     from tts.text import TextError, Vocab
 

@@ -8,6 +8,15 @@ Manifests store absolute audio paths, so they load from any working directory. C
 ids (the same ids as in the skip report). Every item that cannot be used (missing, unreadable or empty
 audio, empty text, a bad or non-UTF-8 line) is reported with its file and line and counted; the rest
 of the import goes on.
+
+lhotse's own recipes (``lhotse.recipes.prepare_libritts`` / ``prepare_ljspeech``) are not used: they stop
+at the first bad item (an ``assert`` on a missing folder, a metadata line without three fields, a wav
+``Recording.from_file`` cannot read all raise), ``prepare_libritts`` reads every chapter's ``*.book.tsv``
+(it fails without one) and ``*.trans.tsv`` instead of the per-utterance ``.normalized.txt``, and both
+write another layout (``language="English"``, extra ``custom`` fields, separate recording and supervision
+manifests). What this module adds is what they lack: per-item screening with a skip report naming file
+and line, ``tts.text`` normalization, cut ids = item ids, and the generic list format. From lhotse it
+uses ``Recording.from_file``, ``Recording.to_cut`` and the CutSet writer.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tts.audio import read_audio, resample
 from tts.bench.asr import FasterWhisperASR
 from tts.bench.normalize import get_normalizer
 from tts.bench.scoring import aggregate, score_utterance
-from tts.data import piper_voice
+from tts.corpus import piper_voice
 
 corpus, n = sys.argv[1], int(sys.argv[2])
 rows = []

@@ -1,7 +1,7 @@
 """`tts data demo`: an offline multi-speaker English corpus: a natural neural voice plus Debian's synthesizers.
 
-Sentences come from the project's grammar (tts.data.sentences); each voice is one speaker: the
-natural piper voice en_US-joe-medium (``tts.data.piper_voice``; it carries ``--natural-share`` of
+Sentences come from the project's grammar (tts.corpus.sentences); each voice is one speaker: the
+natural piper voice en_US-joe-medium (``tts.corpus.piper_voice``; it carries ``--natural-share`` of
 the utterances, most of the hours) and, for speaker variety, flite, festival (HTS), espeak-ng and (if
 installed) MBROLA. Every sentence is spoken once, by one voice, so train/dev/test are disjoint by
 sentence text. Output in ``--out``:
@@ -25,7 +25,6 @@ reused; a rerun with the same arguments synthesizes nothing).
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import logging
@@ -44,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tts.data.piper_voice import PiperVoiceMissingError
-from tts.data.sentences import SentenceGenerator, load_lexicon, words
+from tts.corpus.piper_voice import PiperVoiceMissingError
+from tts.corpus.sentences import SentenceGenerator, load_lexicon, words
 from tts.io import append_jsonl, atomic_write, atomic_write_json, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -105,13 +104,17 @@ class SynthesizerMissingError(RuntimeError):
     """No usable speech synthesizer is installed."""
 
 
+class SplitLeakError(RuntimeError):
+    """A sentence is in the training split and in the dev or test split."""
+
+
 # ---------------------------------------------------------------- synthesis of one utterance
 def _run_voice(voice: Voice, text: str) -> tuple[np.ndarray, int]:
     """Synthesize ``text`` with ``voice`` in a temp dir; (float32 mono samples, sample rate)."""
     from tts.audio import read_audio
 
     if voice.engine == "piper":
-        from tts.data import piper_voice
+        from tts.corpus import piper_voice
 
         u = piper_voice.synthesize(piper_voice.load_voice(threads=1), text, **PIPER_SCALES)
         return u.audio, u.sample_rate
@@ -163,7 +166,7 @@ def synth_job(job: dict) -> dict:
     items = None
     try:
         if voice.engine == "piper":
-            from tts.data import piper_voice
+            from tts.corpus import piper_voice
 
             u = piper_voice.synthesize(piper_voice.load_voice(threads=1), job["text"], **PIPER_SCALES)
             wav, sr, items = u.audio, u.sample_rate, u.alignment
@@ -179,7 +182,7 @@ def synth_job(job: dict) -> dict:
     out = resample(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), sr, SAMPLE_RATE)
     out = out * (PEAK / out.abs().max().clamp_min(1e-6))
     if items is not None:
-        from tts.data.piper_voice import alignment_seconds
+        from tts.corpus.piper_voice import alignment_seconds
 
         align = alignment_seconds(items, sr, out.numel() / SAMPLE_RATE)
         atomic_write(align_path, lambda tmp: Path(tmp).write_text(json.dumps(align, ensure_ascii=False),
@@ -220,7 +223,7 @@ def natural_weight(share: float, other_weights: list[int]) -> int:
 
 def _detect_piper(share: float, others: list[dict]) -> dict:
     """The natural voice's entry (checked before any work: PiperVoiceMissingError names what is missing)."""
-    from tts.data import piper_voice
+    from tts.corpus import piper_voice
 
     info = piper_voice.voice_info()
     voice = piper_voice.load_voice(threads=1, cache=False)  # workers load their own after the fork
@@ -344,7 +347,7 @@ def _cut(u: dict):
     rec = Recording.from_file(u["path"], recording_id=u["id"])
     alignment = None
     if u.get("align_path"):
-        from tts.data.piper_voice import to_lhotse
+        from tts.corpus.piper_voice import to_lhotse
 
         alignment = to_lhotse(json.loads(Path(u["align_path"]).read_text(encoding="utf-8")))
     sup = SupervisionSegment(id=u["id"], recording_id=u["id"], start=0.0, duration=rec.duration,
@@ -353,14 +356,20 @@ def _cut(u: dict):
 
 
 def write_cuts(path: Path, utts: list[dict]) -> None:
-    """Write a lhotse CutSet manifest (jsonl.gz) atomically."""
+    """Write the utterances as a lhotse CutSet manifest (jsonl.gz, lhotse's own writer), atomically."""
+    from lhotse import CutSet
 
-    def write(tmp: str) -> None:
-        with gzip.open(tmp, "wt", encoding="utf-8") as f:
-            for u in utts:
-                f.write(json.dumps(_cut(u).to_dict(), ensure_ascii=False) + "\n")
+    cuts = CutSet.from_cuts(_cut(u) for u in utts)
+    atomic_write(path, lambda tmp: cuts.to_jsonl(tmp))
 
-    atomic_write(path, write)
+
+def check_disjoint(splits: dict[str, list[dict]]) -> None:
+    """Raise SplitLeakError naming the sentences that training shares with dev or test (none may)."""
+    train = {u["text"] for u in splits["train"]}
+    leaked = sorted({u["text"] for name in ("dev", "test") for u in splits[name]} & train)
+    if leaked:
+        shown = "; ".join(repr(t) for t in leaked[:5]) + (f"; and {len(leaked) - 5} more" if len(leaked) > 5 else "")
+        raise SplitLeakError(f"{len(leaked)} sentence(s) are in train and in dev/test: {shown}")
 
 
 def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
@@ -394,6 +403,16 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the build
+def make_job(out: Path, index: int, text: str, voice: dict) -> dict:
+    """The synthesis job of the ``index``-th sentence: its id, speaker, voice and file paths under ``out``."""
+    uid = f"{voice['speaker']}_{index:06d}"
+    v = {k: voice[k] for k in ("speaker", "engine", "name", "weight")}
+    wav_dir = out / "wavs" / voice["speaker"]
+    return {"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
+            "path": str(wav_dir / f"{uid}.wav"),
+            "align_path": str(wav_dir / f"{uid}.align.json") if v["engine"] == "piper" else None}
+
+
 def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: int | None = None,
                  progress: bool = True, natural_share: float = NATURAL_SHARE,
                  test_share: float = TEST_FRACTION) -> dict:
@@ -405,7 +424,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     from tqdm import tqdm
 
     if natural_share > 0:  # a missing package or voice file stops here, before any work
-        from tts.data.piper_voice import check_voice
+        from tts.corpus.piper_voice import check_voice
 
         check_voice()
     out = Path(out).resolve()
@@ -430,13 +449,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
             n = int(min(max(16, 8 * workers), math.ceil(1.2 * left) + workers))
             jobs = []
             for text in gen.generate(n):
-                voice = schedule[index % len(schedule)]
-                uid = f"{voice['speaker']}_{index:06d}"
-                v = {k: voice[k] for k in ("speaker", "engine", "name", "weight")}
-                wav_dir = out / "wavs" / voice["speaker"]
-                jobs.append({"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
-                             "path": str(wav_dir / f"{uid}.wav"),
-                             "align_path": str(wav_dir / f"{uid}.align.json") if v["engine"] == "piper" else None})
+                jobs.append(make_job(out, index, text, schedule[index % len(schedule)]))
                 index += 1
             todo = [j for j in jobs if j["id"] not in dropped]
             counts["dropped"] += len(jobs) - len(todo)
@@ -466,6 +479,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     synth_wall = time.perf_counter() - t0
 
     splits = assign_splits(kept, seed, test_share)
+    check_disjoint(splits)  # before anything is written
     for name, utts in splits.items():
         write_cuts(out / f"cuts_{name}.jsonl.gz", utts)
     rows = make_test_list(splits["test"], splits["dev"] + splits["train"])
@@ -473,7 +487,6 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"))
 
     train_texts = {u["text"] for u in splits["train"]}
-    assert not train_texts & {u["text"] for u in splits["test"] + splits["dev"]}, "split leak"
     vocab = {w for u in kept for w in words(u["text"])}
     stats = {
         "seed": seed,
