@@ -55,6 +55,35 @@ def test_crop_datamodule_loads_through_bad_items(tiny_corpus, tmp_path):
     assert batch["wav"].shape == (2, 8000)
 
 
+def test_vocoder_crops_are_exact_tiled_and_peak_normalized(tiny_corpus):
+    """The vocoder recipes' settings (vocos' own dataset): exact sample counts, short cuts tiled, peaks."""
+    dm = CropDataModule(str(tiny_corpus / "cuts_train.jsonl.gz"), str(tiny_corpus / "cuts_dev.jsonl.gz"),
+                        sample_rate=24000, crop_samples=8192, val_crop_samples=120000, batch_size=2,
+                        num_workers=0, pad="repeat", peak_normalize=True, min_duration=0.0, require_text=False)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["wav"].shape == (2, 8192)
+    peaks = batch["wav"].abs().amax(dim=1)
+    assert ((peaks >= 10 ** (-6 / 20) - 1e-6) & (peaks <= 10 ** (-1 / 20) + 1e-6)).all()
+    item = dm.val_set[0]  # a 2.5 s cut in a 5 s crop: tiled, not zero-padded
+    wav, n = item["wav"], item["valid"]
+    assert wav.shape == (120000,) and n < 120000
+    torch.testing.assert_close(wav[n : 2 * n], wav[:n])
+    assert abs(float(wav.abs().max()) - 10 ** (-3 / 20)) < 1e-5
+
+
+def test_crop_items_that_fail_to_load_are_dropped_and_counted(tiny_corpus, tmp_path):
+    path, n_good = _bad_manifest(tiny_corpus, tmp_path)
+    dm = CropDataModule(str(path), str(tiny_corpus / "cuts_dev.jsonl.gz"), sample_rate=24000, crop_seconds=0.5,
+                        batch_size=2, num_workers=0, check_audio="none", require_text=False, pad="repeat",
+                        peak_normalize=True)
+    dm.setup("fit")
+    items = [dm.train_set[i] for i in range(len(dm.train_set))]
+    dropped = [i for i, it in enumerate(items) if it is None]
+    assert len(dropped) == dm.load_failures >= 2  # unscreened: the corrupt and the empty wav fail at load
+    assert len(items) - len(dropped) >= n_good
+
+
 def test_utterance_datamodule_skips_empty_text(tiny_corpus, tmp_path):
     cuts = _cache_fake_features(tiny_corpus, tmp_path)
     blank = list(cuts)

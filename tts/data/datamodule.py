@@ -1,7 +1,7 @@
 """LightningDataModules over lhotse CutSets.
 
-- :class:`CropDataModule` (VAE, Vocos): random fixed-length crops of 16/24 kHz audio, with the
-  cached teacher features cropped in step. Batch: ``{"wav": (B, T), "teacher": (B, N, D),
+- :class:`CropDataModule` (the GAN trainings: VAE, vocoder): random fixed-length crops of 16/24 kHz
+  audio, with the cached teacher features cropped in step. Batch: ``{"wav": (B, T), "teacher": (B, N, D),
   "teacher_lens": (B,), "ids": [str]}`` (teacher keys only with ``teacher_key``).
 - :class:`UtteranceDataModule` (F5 DiT): whole utterances of cached features, batched by a frame
   budget with duration bucketing (lhotse ``DynamicBucketingSampler``; DDP-aware: it reads rank and
@@ -21,6 +21,7 @@ import math
 import random
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import lightning as L
 import numpy as np
@@ -52,23 +53,38 @@ def _fit_frames(arr: np.ndarray, n: int) -> np.ndarray:
 
 
 class CropDataset(Dataset):
-    """Random (train) or leading (eval) crops of ``crop_seconds`` at ``sample_rate``."""
+    """Random (train) or leading (eval) crops of ``num_samples`` samples at ``sample_rate``.
 
-    def __init__(self, cuts: CutSet, sample_rate: int, crop_seconds: float, train: bool,
-                 teacher_key: str | None = None, teacher_rate: float | None = None):
+    A crop shorter than ``num_samples`` (a short cut) is zero-padded (``pad="zeros"``; ``valid`` says how
+    many samples are real) or tiled (``pad="repeat"``, as vocos' own dataset). ``peak_normalize``: scale
+    each crop to a peak of a random -6..-1 dBFS (train) or -3 dBFS (eval), as vocos' dataset does.
+    An item whose audio cannot be loaded (unreadable, non-finite, silent) is dropped from its batch with
+    a warning and counted in ``load_failures`` (per process: each DataLoader worker counts its own).
+    """
+
+    def __init__(self, cuts: CutSet, sample_rate: int, num_samples: int, train: bool,
+                 teacher_key: str | None = None, teacher_rate: float | None = None,
+                 pad: str = "zeros", peak_normalize: bool = False):
+        if pad not in ("zeros", "repeat"):
+            raise ValueError(f"pad must be 'zeros' or 'repeat', not {pad!r}")
         self.cuts = list(cuts)
         self.sample_rate = sample_rate
-        self.crop_seconds = crop_seconds
+        self.num_samples = num_samples
         self.train = train
         self.teacher_key = teacher_key
         self.teacher_rate = teacher_rate
+        self.pad = pad
+        self.peak_normalize = peak_normalize
+        self.load_failures = 0
 
     def __len__(self) -> int:
         return len(self.cuts)
 
     def __getitem__(self, i: int) -> dict | None:
         cut = self.cuts[i]
-        crop = min(self.crop_seconds, cut.duration)
+        n = self.num_samples
+        crop_seconds = n / self.sample_rate
+        crop = min(crop_seconds, cut.duration)
         offset = random.uniform(0.0, cut.duration - crop) if self.train else 0.0
         # Start crops on the teacher's frame grid (else on a whole sample) so audio and features align.
         grid = self.teacher_rate if self.teacher_key else self.sample_rate
@@ -77,13 +93,19 @@ class CropDataset(Dataset):
         try:
             wav = load_cut_audio(sub, self.sample_rate)
         except AudioError as e:
-            log.warning("dropping %s from batch: %s", cut.id, e)
+            self.load_failures += 1
+            log.warning("dropping %s from batch (%d dropped so far): %s", cut.id, self.load_failures, e)
             return None
-        n = round(self.crop_seconds * self.sample_rate)
         valid = min(wav.shape[0], n)
-        item = {"id": cut.id, "wav": torch.nn.functional.pad(wav[:n], (0, n - valid)), "valid": valid}
+        if self.pad == "repeat" and wav.shape[0] < n:
+            wav = wav.repeat(1 + n // wav.shape[0])
+        wav = torch.nn.functional.pad(wav[:n], (0, n - min(wav.shape[0], n)))
+        if self.peak_normalize:
+            gain_db = random.uniform(-6.0, -1.0) if self.train else -3.0
+            wav = wav * (10 ** (gain_db / 20) / wav.abs().max())
+        item = {"id": cut.id, "wav": wav, "valid": valid}
         if self.teacher_key:
-            n_t = round(self.crop_seconds * self.teacher_rate)
+            n_t = round(crop_seconds * self.teacher_rate)
             feats = sub.load_custom(self.teacher_key)
             valid_t = min(feats.shape[0], math.floor(valid / self.sample_rate * self.teacher_rate + 0.5))
             feats = _fit_frames(np.asarray(feats, dtype=np.float32)[:valid_t], n_t)
@@ -108,7 +130,17 @@ def collate_crops(items: list[dict | None]) -> dict | None:
 
 
 class CropDataModule(L.LightningDataModule):
-    """Fixed-length audio crops for VAE / vocoder training (see module docstring for the batch)."""
+    """Fixed-length audio crops for GAN training of the VAE and the vocoder (batch: see module docstring).
+
+    Crop length: ``crop_seconds`` (``val_crop_seconds`` for validation, default the same), or an exact
+    ``crop_samples`` / ``val_crop_samples`` when given (vocos counts its crops in samples).
+    ``pad`` and ``peak_normalize``: see :class:`CropDataset` (the vocoder recipes use ``repeat`` and peak
+    normalization, as vocos' own dataset; the VAE recipes zero-pad and keep the level).
+    Cuts are screened at set-up (``min_duration``, ``max_duration``, ``check_audio``, ``require_text``;
+    see :func:`tts.data.validate.screen_cuts`, reported in ``reports``); an item that still fails to load
+    is dropped from its batch and counted (``load_failures``); a batch with no item left is ``None``
+    and the GAN module skips it.
+    """
 
     def __init__(
         self,
@@ -125,11 +157,35 @@ class CropDataModule(L.LightningDataModule):
         max_duration: float = 30.0,
         check_audio: str = "full",
         require_text: bool = True,
+        crop_samples: int | None = None,
+        val_crop_samples: int | None = None,
+        pad: Literal["zeros", "repeat"] = "zeros",
+        peak_normalize: bool = False,
     ):
         super().__init__()
+        if pad not in ("zeros", "repeat"):
+            raise ValueError(f"data pad must be 'zeros' or 'repeat', not {pad!r}")
+        for name, value in (("crop_samples", crop_samples), ("val_crop_samples", val_crop_samples)):
+            if value is not None and value < 1:
+                raise ValueError(f"data {name} must be >= 1 (or null to use the crop seconds), not {value}")
         self.save_hyperparameters()
         self.reports: dict[str, SkipReport] = {}
         self.teacher_rate: float | None = None
+
+    def crop_length(self, train: bool) -> int:
+        """Samples per crop: the ``*_samples`` setting, else the seconds at ``sample_rate``."""
+        h = self.hparams
+        train_len = h.crop_samples if h.crop_samples is not None else round(h.crop_seconds * h.sample_rate)
+        if train:
+            return train_len
+        if h.val_crop_samples is not None:
+            return h.val_crop_samples
+        return round(h.val_crop_seconds * h.sample_rate) if h.val_crop_seconds is not None else train_len
+
+    @property
+    def load_failures(self) -> int:
+        """Items dropped at load time in this process (with DataLoader workers, each worker counts its own)."""
+        return sum(getattr(self, name).load_failures for name in ("train_set", "val_set") if hasattr(self, name))
 
     def _screen(self, path: str, name: str) -> CutSet:
         h = self.hparams
@@ -150,9 +206,10 @@ class CropDataModule(L.LightningDataModule):
             raise RuntimeError(f"no usable training cuts in {h.train_cuts}: {self.reports['train'].summary()}")
         if h.teacher_key:
             self.teacher_rate = 1.0 / train[0].custom[h.teacher_key].frame_shift
-        self.train_set = CropDataset(train, h.sample_rate, h.crop_seconds, True, h.teacher_key, self.teacher_rate)
-        self.val_set = CropDataset(val, h.sample_rate, h.val_crop_seconds or h.crop_seconds, False,
-                                   h.teacher_key, self.teacher_rate)
+        common = dict(teacher_key=h.teacher_key, teacher_rate=self.teacher_rate, pad=h.pad,
+                      peak_normalize=h.peak_normalize)
+        self.train_set = CropDataset(train, h.sample_rate, self.crop_length(True), True, **common)
+        self.val_set = CropDataset(val, h.sample_rate, self.crop_length(False), False, **common)
 
     def _loader(self, ds: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         w = self.hparams.num_workers

@@ -13,13 +13,12 @@ Lightning 2 manual optimization.
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
 
+from tts.data.datamodule import CropDataModule
 from tts.io import atomic_write, atomic_write_text, load_checkpoint
 
 VOCOS_PREFIXES = ("feature_extractor.", "backbone.", "head.")
@@ -271,53 +270,13 @@ class VocosGAN(pl.LightningModule):
         checkpoint["vocos_config"] = self.vocos_config
 
 
-class _CropDataset(Dataset):
-    """Random (train) or leading (val) fixed-length crops of 24 kHz cuts, peak-normalized like vocos."""
+class VocosDataModule(CropDataModule):
+    """Former name of the vocoder's crop data: ``tts.data.datamodule.CropDataModule`` with vocos' settings.
 
-    def __init__(self, cuts_path: str, sample_rate: int, num_samples: int, train: bool):
-        from lhotse import CutSet
-
-        self.cuts = list(CutSet.from_file(cuts_path))
-        if not self.cuts:
-            raise ValueError(f"{cuts_path}: no cuts")
-        self.sample_rate, self.num_samples, self.train = sample_rate, num_samples, train
-
-    def __len__(self) -> int:
-        return len(self.cuts)
-
-    def _load(self, index: int) -> torch.Tensor:
-        cut = self.cuts[index]
-        if cut.sampling_rate != self.sample_rate:
-            cut = cut.resample(self.sample_rate)
-        n = self.num_samples
-        if self.train and cut.num_samples > n:
-            start = random.randint(0, cut.num_samples - n)
-            cut = cut.truncate(offset=start / self.sample_rate, duration=n / self.sample_rate)
-        y = torch.from_numpy(cut.load_audio()).float().mean(0)
-        if not torch.isfinite(y).all() or y.abs().max() < 1e-4:
-            raise ValueError(f"cut {cut.id}: silent or non-finite audio")
-        if y.numel() < n:
-            y = y.repeat(1 + n // y.numel())
-        y = y[:n]
-        gain_db = random.uniform(-6.0, -1.0) if self.train else -3.0
-        return y * (10 ** (gain_db / 20) / y.abs().max())
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        for k in range(len(self.cuts)):  # a bad item is replaced by the next good one
-            try:
-                return self._load((index + k) % len(self.cuts))
-            except Exception:
-                if k >= 16:
-                    raise
-        raise RuntimeError("unreachable")
-
-
-def _collate(items: list[torch.Tensor]) -> dict:
-    return {"wav": torch.stack(items)}
-
-
-class VocosDataModule(pl.LightningDataModule):
-    """Fixed-length 24 kHz crops from lhotse cuts for ``VocosGAN``; batches are ``{"wav": (B, T)}``."""
+    Crops exactly ``num_samples`` (``val_num_samples``) samples, tiles short cuts and peak-normalizes as
+    vocos' own dataset, on every cut (no text or minimum duration needed); a cut that fails to load is
+    dropped and counted (it was silently replaced by the next one before).
+    """
 
     def __init__(
         self,
@@ -329,24 +288,8 @@ class VocosDataModule(pl.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 2,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-
-    def _loader(self, cuts: str, num_samples: int, train: bool) -> DataLoader:
-        hp = self.hparams
-        ds = _CropDataset(cuts, hp.sample_rate, num_samples, train)
-        return DataLoader(
-            ds,
-            batch_size=hp.batch_size,
-            shuffle=train,
-            num_workers=hp.num_workers,
-            drop_last=train,
-            collate_fn=_collate,
-            persistent_workers=hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.hparams.train_cuts, self.hparams.num_samples, True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.hparams.val_cuts, self.hparams.val_num_samples, False)
+        super().__init__(
+            train_cuts, val_cuts, sample_rate=sample_rate, crop_samples=num_samples,
+            val_crop_samples=val_num_samples, batch_size=batch_size, num_workers=num_workers,
+            min_duration=0.0, require_text=False, pad="repeat", peak_normalize=True,
+        )  # fmt: skip
