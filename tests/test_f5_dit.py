@@ -1,77 +1,71 @@
-"""The DiT's fast paths compute the textbook formulas: folded attention biases, rotary, adaLN, dropout,
+"""The DiT's two forms: ``tts.f5.fastpath`` (folded attention biases, in-place rotary, adaLN folded into
+the LayerNorm, fused CPU epilogues, cheap dropout masks) computes what the plain layers of ``tts.f5.dit``
+compute, layer by layer and for the whole network (outputs and gradients); and the structure both share:
 the text encoder run over the characters only, padded frames left unzeroed."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.f5.dit import (
-    Attention,
-    DiT,
-    RotaryEmbedding,
-    TextEncoder,
-    apply_rotary,
-    dropout,
-    keep_mask,
-    text_positions,
-)
+from tts.f5 import dit, fastpath
+from tts.f5.dit import DiT, TextEncoder, text_positions
+from tts.f5.fastpath import dropout, keep_mask
+
+BOTH = pytest.mark.parametrize("fast", [True, False], ids=["fast", "plain"])
 
 
-def reference_attention(att: Attention, x, rope, attn_mask):
-    """Biases added to q/k/v where the textbook puts them; rotary in rotate-half form."""
-    b, n, _ = x.shape
-    qkv = att.to_qkv(x).view(b, n, 3, att.heads, att.dim_head).permute(2, 0, 3, 1, 4)
-    cos, sin_signed = rope
-    h = att.dim_head // 2
-    sin = sin_signed[:, h:]
-
-    def rot(t):
-        t1, t2 = t[..., :h], t[..., h:]
-        return t * cos + torch.cat((-t2, t1), dim=-1) * torch.cat((sin, sin), dim=-1)
-
-    out = F.scaled_dot_product_attention(rot(qkv[0]), rot(qkv[1]), qkv[2], attn_mask=attn_mask)
-    return att.to_out(out.transpose(1, 2).reshape(b, n, -1))
+def attention_pair(seed: int = 0, **size) -> tuple[fastpath.Attention, dit.Attention]:
+    """A fast and a plain attention with the same (non-zero) weights."""
+    torch.manual_seed(seed)
+    fast = fastpath.Attention(**size).eval()
+    for p in fast.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # non-zero biases
+    plain = dit.Attention(**size).eval()
+    plain.load_state_dict(fast.state_dict())
+    return fast, plain
 
 
 @pytest.mark.parametrize("grad", [False, True])
-def test_attention_with_folded_biases_equals_reference(grad):
-    torch.manual_seed(0)
-    att = Attention(dim=32, heads=2, dim_head=16).eval()
-    for p in att.parameters():
-        torch.nn.init.normal_(p, std=0.3)  # non-zero biases
+def test_attention_with_folded_biases_equals_plain(grad):
+    fast, plain = attention_pair(dim=32, heads=2, dim_head=16)
     x = torch.randn(3, 20, 32)
     mask = (torch.arange(20)[None] < torch.tensor([20, 15, 9])[:, None])[:, None, None, :]
-    rope = RotaryEmbedding(16)(20, x.dtype)
+    rope_fast, rope_plain = fastpath.RotaryEmbedding(16)(20, x.dtype), dit.RotaryEmbedding(16)(20, x.dtype)
     with torch.set_grad_enabled(grad):
-        got = att(x, rope, mask)
-        want = reference_attention(att, x, rope, mask)
+        got = fast(x, rope_fast, mask)
+        want = plain(x, rope_plain, mask)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
     if grad:  # the biases still get their gradients
         got.square().sum().backward()
-        g_fast = att.to_qkv.bias.grad.clone()
-        att.zero_grad()
-        reference_attention(att, x, rope, mask).square().sum().backward()
-        g_ref = att.to_qkv.bias.grad
-        torch.testing.assert_close(g_fast, g_ref, atol=1e-4 * g_ref.abs().max().item(), rtol=1e-3)
+        want.square().sum().backward()
+        g_ref = plain.to_qkv.bias.grad
+        torch.testing.assert_close(
+            fast.to_qkv.bias.grad, g_ref, atol=1e-4 * g_ref.abs().max().item(), rtol=1e-3
+        )
 
 
-def test_rotary_in_place_and_roll_forms_agree():
+def test_rotary_in_place_and_roll_forms_agree_with_plain():
     x = torch.randn(2, 3, 10, 8)
-    cos, sin = RotaryEmbedding(8)(10, x.dtype)
+    cos, sin = fastpath.RotaryEmbedding(8)(10, x.dtype)
     base = torch.randn(10, 8)
     with torch.no_grad():
-        fast = apply_rotary(x, cos, sin, base)
+        fast = fastpath.apply_rotary(x, cos, sin, base)
     xg = x.clone().requires_grad_()
-    slow = apply_rotary(xg, cos, sin, base)
+    slow = fastpath.apply_rotary(xg, cos, sin, base)
     torch.testing.assert_close(fast, slow)
+    plain = dit.apply_rotary(x, *dit.RotaryEmbedding(8)(10, x.dtype)) + base
+    torch.testing.assert_close(fast, plain)
     # position 0 is not rotated
-    torch.testing.assert_close(apply_rotary(x, cos, sin)[..., 0, :], x[..., 0, :])
+    torch.testing.assert_close(fastpath.apply_rotary(x, cos, sin)[..., 0, :], x[..., 0, :])
 
 
-def test_shared_time_folds_modulation_into_layernorm():
-    """t of shape (1,) (sampling) gives the same flow as the same t repeated per row (training path)."""
+@BOTH
+def test_shared_time_gives_the_per_row_result(fast):
+    """t of shape (1,) (sampling; fast: modulation folded into the LayerNorm, fused CPU epilogues) gives
+    the same flow as the same t repeated per row."""
     torch.manual_seed(0)
-    net = DiT(feat_dim=8, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=16, conv_layers=1)
+    net = DiT(feat_dim=8, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=16, conv_layers=1,
+              fast=fast)  # fmt: skip
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.2)  # adaLN-zero init would hide the modulation
     net.eval()
@@ -84,17 +78,68 @@ def test_shared_time_folds_modulation_into_layernorm():
 
 
 def test_folded_bias_cache_follows_weight_updates():
-    torch.manual_seed(0)
-    att = Attention(dim=16, heads=2, dim_head=8).eval()
+    fast, plain = attention_pair(dim=16, heads=2, dim_head=8)
     x = torch.randn(1, 6, 16)
-    rope = RotaryEmbedding(8)(6, x.dtype)
+    rope = fastpath.RotaryEmbedding(8)(6, x.dtype)
     with torch.no_grad():
-        before = att(x, rope, None)
-        att.to_qkv.bias.add_(0.5)  # in place, like an optimizer step
-        after = att(x, rope, None)
-        want = reference_attention(att, x, rope, None)
+        before = fast(x, rope, None)
+        fast.to_qkv.bias.add_(0.5)  # in place, like an optimizer step
+        plain.to_qkv.bias.add_(0.5)
+        after = fast(x, rope, None)
+        want = plain(x, dit.RotaryEmbedding(8)(6, x.dtype), None)
     assert not torch.allclose(before, after)
     torch.testing.assert_close(after, want, atol=1e-5, rtol=1e-4)
+
+
+def tiny_pair(dropout: float = 0.0) -> tuple[DiT, DiT]:
+    """The same tiny DiT (same seed) in both forms, with non-zero weights everywhere."""
+    nets = []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        nets.append(DiT(feat_dim=6, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=8,
+                        conv_layers=2, dropout=dropout, fast=fast))  # fmt: skip
+    fast_net, plain_net = nets
+    assert list(fast_net.state_dict()) == list(plain_net.state_dict())
+    for a, b in zip(fast_net.state_dict().values(), plain_net.state_dict().values()):
+        assert torch.equal(a, b)  # same initialisation: same random draws in the same order
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in fast_net.parameters():
+            p.normal_(std=0.2)  # adaLN-zero init would hide the blocks
+    plain_net.load_state_dict(fast_net.state_dict())
+    return fast_net, plain_net
+
+
+def test_fast_and_plain_dit_agree_in_training_and_sampling():
+    """Train mode (autograd; dropout 0: the two forms draw dropout masks from different random streams,
+    same law, tested below) on a padded batch: same loss-side output and same gradients. Sampling (eval,
+    no autograd, one shared t, CFG contexts): same flow."""
+    fast_net, plain_net = tiny_pair(dropout=0.0)
+    lens = torch.tensor([40, 27, 13])
+    n = 40
+    mask = torch.arange(n)[None] < lens[:, None]
+    g = torch.Generator().manual_seed(2)
+    x, cond = torch.randn(3, n, 6, generator=g), torch.randn(3, n, 6, generator=g)
+    text, t = torch.randint(1, 20, (3, 18), generator=g), torch.rand(3, generator=g)
+    drop = torch.tensor([False, True, False])
+    outs, grads = [], []
+    for net in (fast_net, plain_net):
+        net.train()
+        out = net(x, cond, text, t, mask=mask, drop_audio=drop, drop_text=drop)
+        (out[mask].square().mean()).backward()
+        outs.append(out[mask].detach())
+        grads.append({k: p.grad for k, p in net.named_parameters()})
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-4)
+    for k, g_plain in grads[1].items():
+        scale = g_plain.abs().max().item() + 1e-12
+        torch.testing.assert_close(grads[0][k], g_plain, atol=1e-5 * scale, rtol=1e-4, msg=k)
+    flows = []
+    for net in (fast_net, plain_net):
+        net.eval()
+        with torch.inference_mode():
+            context = net.sampling_context(cond[:2], text[:2], None, cfg=True)
+            flows.append(net.forward_context(x[:2], context, t[:1]))
+    torch.testing.assert_close(flows[0], flows[1], atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5])
@@ -148,12 +193,13 @@ def full_length_text_encoder(enc: TextEncoder, text, n, mask):
     return x
 
 
+@pytest.mark.parametrize("block", [dit.ConvNeXtV2Block, fastpath.ConvNeXtV2Block], ids=["plain", "fast"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_text_encoder_over_characters_equals_full_length(masked):
+def test_text_encoder_over_characters_equals_full_length(masked, block):
     """Running the blocks over the characters (+ conv radius) only, with the all-filler frames entering the
     response norm in closed form, gives the full-length result and gradients (float64: to rounding)."""
     torch.manual_seed(0)
-    enc = TextEncoder(vocab_size=30, text_dim=8, conv_layers=3).double()
+    enc = TextEncoder(vocab_size=30, text_dim=8, conv_layers=3, block=block).double()
     for q in enc.parameters():
         torch.nn.init.normal_(q, std=0.5)  # GRN gamma/beta and all biases non-zero
     n = 60
@@ -174,7 +220,8 @@ def test_text_encoder_over_characters_equals_full_length(masked):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
 
 
-def test_padded_frames_never_reach_valid_ones():
+@BOTH
+def test_padded_frames_never_reach_valid_ones(fast):
     """Batched training forward (padded frames not zeroed in the blocks) equals each row run alone."""
     torch.manual_seed(0)
     net = DiT(
@@ -187,6 +234,7 @@ def test_padded_frames_never_reach_valid_ones():
         text_dim=8,
         conv_layers=2,
         dropout=0.0,
+        fast=fast,
     )
     for q in net.parameters():
         torch.nn.init.normal_(q, std=0.2)  # adaLN-zero init would hide the blocks

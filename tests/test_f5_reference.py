@@ -4,7 +4,9 @@ A reference ``DiT`` with random weights, converted by ``tts.f5.convert`` (the co
 f5``): our velocity on the same inputs, with and without dropped audio / text, within 1e-4; the CFM
 sampler from the same noise within 1e-3 (8 Euler steps with CFG and sway; 7 with EPSS); ``tts import f5``
 of a checkpoint written the way F5-TTS' trainer writes it; bad files refused with the key named.
-All fp32 on CPU at small sizes. The measured differences are printed (``pytest -s``).
+All fp32 on CPU at small sizes. The DiT tests run both forms of our DiT (``fast``: ``tts.f5.fastpath``,
+the default; ``plain``: the plain layers of ``tts.f5.dit``). The measured differences are printed
+(``pytest -s``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ RefDiT, RefCFM, ref_epss = reference_modules()  # the test-only dependency must 
 
 SIZE = dict(dim=64, depth=2, heads=4, dim_head=16, ff_mult=2, text_dim=24, conv_layers=2)
 VOCAB = 20  # F5 text_num_embeds (symbols); the embedding has VOCAB + 1 rows
+BOTH = pytest.mark.parametrize("fast", [True, False], ids=["fast", "plain"])
 
 
 def reference_dit(mel_dim: int = 10, seed: int = 0) -> torch.nn.Module:
@@ -32,11 +35,11 @@ def reference_dit(mel_dim: int = 10, seed: int = 0) -> torch.nn.Module:
     return ref.eval()
 
 
-def ours_from(ref: torch.nn.Module) -> DiT:
+def ours_from(ref: torch.nn.Module, fast: bool = True) -> DiT:
     state, args = convert_f5_state(ref.state_dict())
     assert args == {**SIZE, "feat_dim": args["feat_dim"], "vocab_size": VOCAB + 1, "ff_mult": 2.0,
                     "dropout": 0.1, "null_text": "f5"}  # fmt: skip
-    net = DiT(**args)
+    net = DiT(**args, fast=fast)
     net.load_state_dict(state)
     return net.eval()
 
@@ -55,10 +58,11 @@ def report(name: str, diff: float) -> None:
     print(f"[f5 reference] {name}: max |ours - reference| = {diff:.3g}")
 
 
+@BOTH
 @pytest.mark.parametrize("drop_audio, drop_text", [(False, False), (True, False), (True, True)])
-def test_velocity_equals_reference(drop_audio, drop_text):
+def test_velocity_equals_reference(drop_audio, drop_text, fast):
     ref = reference_dit()
-    ours = ours_from(ref)
+    ours = ours_from(ref, fast)
     x, cond, text_f5, text, t = inputs()
     with torch.no_grad():
         want = ref(x, cond, text_f5, t, drop_audio_cond=drop_audio, drop_text=drop_text)
@@ -67,15 +71,17 @@ def test_velocity_equals_reference(drop_audio, drop_text):
             x, cond, text, t, drop_audio=flags if drop_audio else None, drop_text=flags if drop_text else None
         )
     diff = (got - want).abs().max().item()
-    report(f"velocity drop_audio={drop_audio} drop_text={drop_text}", diff)
+    report(f"velocity drop_audio={drop_audio} drop_text={drop_text} fast={fast}", diff)
     assert want.abs().max() > 0.1  # a non-trivial output
     assert diff < 1e-4
 
 
-def test_text_longer_than_frames_and_fast_inference_paths():
-    """Text cut at the frame count; the inference-time fused paths (one shared t) give the same result."""
+@BOTH
+def test_text_longer_than_frames_and_inference_paths(fast):
+    """Text cut at the frame count; the inference-time paths (one shared t; fast: fused) give the same
+    result."""
     ref = reference_dit(seed=3)
-    ours = ours_from(ref)
+    ours = ours_from(ref, fast)
     x, cond, text_f5, text, _ = inputs(n=24, nt=31)
     t = torch.full((2,), 0.37)
     with torch.inference_mode():
@@ -83,14 +89,15 @@ def test_text_longer_than_frames_and_fast_inference_paths():
         context = ours.sampling_context(cond, text, None, cfg=False)
         got = ours.forward_context(x, context, t[:1])
     diff = (got - want).abs().max().item()
-    report("velocity, text cut + fused inference path", diff)
+    report(f"velocity, text cut + inference path, fast={fast}", diff)
     assert diff < 1e-4
 
 
+@BOTH
 @pytest.mark.parametrize("steps, use_epss", [(8, False), (7, True)])
-def test_sampler_equals_reference(steps, use_epss):
+def test_sampler_equals_reference(steps, use_epss, fast):
     ref = reference_dit(seed=5)
-    ours = ours_from(ref)
+    ours = ours_from(ref, fast)
     ref_cfm = RefCFM(transformer=ref, num_channels=10)
     g = torch.Generator().manual_seed(2)
     n, nc = 60, 18
@@ -105,7 +112,7 @@ def test_sampler_equals_reference(steps, use_epss):
     )  # fmt: skip
     assert got.shape == want.shape == (1, n, 10)
     diff = (got - want).abs().max().item()
-    report(f"sampler {steps} Euler steps, CFG 2, sway -1, epss={use_epss}", diff)
+    report(f"sampler {steps} Euler steps, CFG 2, sway -1, epss={use_epss}, fast={fast}", diff)
     assert want[:, nc:].abs().max() > 0.1
     assert diff < 1e-3
 

@@ -1,31 +1,40 @@
-"""F5-TTS diffusion transformer (DiT) over any frame feature space.
+"""F5-TTS diffusion transformer (DiT) over any frame feature space, written as plain math.
 
-Layout follows F5-TTS v1: character ids padded with the filler id 0 to the frame length go through a
-ConvNeXt-V2 text encoder; the noisy features x, the masked audio condition and the text embedding are
-concatenated and projected (input embedding), plus a convolutional position embedding; then adaLN-zero
-DiT blocks with rotary self-attention (SDPA with a key padding mask), a final adaLN and a linear head.
+Layout follows F5-TTS v1 (``f5_tts/model/backbones/dit.py`` + ``modules.py``): character ids padded with
+the filler id 0 to the frame length go through a ConvNeXt-V2 text encoder; the noisy features x, the
+masked audio condition and the text embedding are concatenated and projected (input embedding), plus a
+convolutional position embedding; then adaLN-zero DiT blocks with rotary self-attention (SDPA with a key
+padding mask), a final adaLN and a linear head.
 
-The input projection is one ``nn.Linear`` over ``[x, cond, text]``, but it is applied as the sum of its
-three column blocks so that the part that does not change during sampling (cond + text, the "context")
-is computed once per utterance: ``forward_context`` then runs only ``proj_x(x) + context`` per ODE step.
+This file is the textbook form. ``tts.f5.fastpath`` holds the same layers rewritten for speed (folded
+attention biases, oneDNN fused epilogues on CPU, cheaper dropout masks, channels-last convolutions),
+with the same parameters and state_dict keys; ``DiT(fast=True)``, the default, builds from those. The
+equivalence tests run both (``tests/test_f5_reference.py``, ``tests/test_f5_dit.py``).
 
-Padding (batches of different lengths): padded frames are masked as attention keys and zeroed before each
-position convolution, the only two places where frames mix; every other op is per frame. So padded
-frames never reach valid ones, and their values are left as they come instead of being zeroed in every
-block (F5-TTS zeroes them; the valid outputs are the same). The text encoder runs over the characters
-only, not over every frame: see ``TextEncoder``.
+Three structural choices hold in both forms (they change the cost, not the result):
+- The input projection is one ``nn.Linear`` over ``[x, cond, text]``, applied as the sum of its three
+  column blocks so that the part that does not change during sampling (cond + text, the "context") is
+  computed once per utterance: ``forward_context`` then runs only ``proj_x(x) + context`` per ODE step.
+- Padding (batches of different lengths): padded frames are masked as attention keys and zeroed before
+  each position convolution, the only two places where frames mix; every other op is per frame. So
+  padded frames never reach valid ones, and their values are left as they come instead of being zeroed
+  in every block (F5-TTS zeroes them; the valid outputs are the same).
+- The text encoder runs over the characters only, not over every frame: see ``TextEncoder``.
 
 Shapes: B batch, N frames, D feature dim, T text_dim, H model dim.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+NULL_TEXTS = ("f5", "zero")
 
 
 def text_positions(n: int, dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -34,9 +43,6 @@ def text_positions(n: int, dim: int, device: torch.device | str = "cpu") -> torc
     freqs = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, device=device)[: dim // 2].float() / dim))
     args = torch.outer(torch.arange(n, device=device, dtype=torch.float32), freqs)
     return torch.cat((args.cos(), args.sin()), dim=-1)
-
-
-NULL_TEXTS = ("f5", "zero")
 
 
 def sinusoidal(positions: torch.Tensor, dim: int, scale: float = 1.0) -> torch.Tensor:
@@ -49,6 +55,11 @@ def sinusoidal(positions: torch.Tensor, dim: int, scale: float = 1.0) -> torch.T
     return torch.cat((args.sin(), args.cos()), dim=-1)
 
 
+def modulate(norm: nn.LayerNorm, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: norm(x) (1 + scale) + shift; x (B, N, H), shift/scale (B or 1, 1, H), ``norm`` without affine."""
+    return norm(x) * (1 + scale) + shift
+
+
 class TimestepEmbedding(nn.Module):
     """Flow time t (B,) in [0, 1] -> (B, H): sinusoidal(256) then MLP."""
 
@@ -59,94 +70,6 @@ class TimestepEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.mlp(sinusoidal(t, self.freq_dim, scale=1000.0).to(self.mlp[0].weight.dtype))
-
-
-def conv_nlc(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
-    """``conv`` (a same-padding ``nn.Conv1d``) applied to channels-last x: (B, N, C) -> (B, N, C).
-
-    Runs as a 2-D convolution over a (B, C, 1, N) channels-last view of x: the same math and parameters as
-    ``conv(x.transpose(1, 2)).transpose(1, 2)``, without the layout copies and with oneDNN's faster
-    channels-last grouped/depthwise kernels (forward and backward).
-    """
-    out = F.conv2d(
-        x.transpose(1, 2).unsqueeze(2),
-        conv.weight.unsqueeze(2),
-        conv.bias,
-        padding=(0, conv.padding[0]),
-        groups=conv.groups,
-    )
-    return out.squeeze(2).transpose(1, 2)
-
-
-def mish(x: torch.Tensor) -> torch.Tensor:
-    """Mish, x tanh(softplus(x)), written out: about twice as fast on CPU as ``F.mish``."""
-    return x * torch.tanh(F.softplus(x))
-
-
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout like ``F.dropout`` (each element zeroed with prob. p, the rest scaled 1 / (1 - p)).
-
-    On CPU the keep mask comes from ``keep_mask`` as a float {0, 1 / (1 - p)} tensor: one multiply
-    forward and one backward (``bernoulli_`` is several times slower, and a bool operand would take
-    the slow mixed-dtype path). Elsewhere ``F.dropout``, one fused kernel on GPU.
-    """
-    if not training or p <= 0.0:
-        return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, True)
-    scaled = keep_mask(x, p).view(torch.uint8).to(x.dtype).mul_(1.0 / (1.0 - p))
-    return x * scaled
-
-
-def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Bool mask shaped like x, each element False with probability p (to within 2**-17).
-
-    One 64-bit draw of the generator gives four 16-bit uniforms, so this costs about a third of
-    ``rand_like``: ``random_(-2**63, None)`` fills int64 with all 64 bits random, and each int16 lane
-    of it is uniform over [-2**15, 2**15), compared with one threshold.
-    """
-    n = x.numel()
-    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
-    return (bits.view(torch.int16)[:n] >= round(p * 65536) - 32768).view(x.shape)
-
-
-def modulate(norm: nn.LayerNorm, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN: norm(x) (1 + scale) + shift; x (B, N, H), shift/scale (B or 1, 1, H), ``norm`` without affine.
-
-    With one modulation row for the whole batch (sampling: every utterance and both CFG halves share t),
-    the scale and shift become the LayerNorm's own affine parameters: one pass over x instead of two.
-    """
-    if shift.shape[0] == 1:
-        return F.layer_norm(x, norm.normalized_shape, (1 + scale).view(-1), shift.view(-1), norm.eps)
-    return torch.addcmul(shift, norm(x), 1 + scale)
-
-
-def fused_cpu_inference(x: torch.Tensor) -> bool:
-    """Whether the oneDNN fused linear ops (``torch.ops.mkldnn._linear_pointwise``) can run x: float32 on
-    CPU without autograd, in a torch build that has them."""
-    return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_grad_enabled()
-        and _has_linear_pointwise()
-    )
-
-
-@functools.cache
-def _has_linear_pointwise() -> bool:
-    try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn._linear_pointwise, "binary")
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def gated_linear(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gate: torch.Tensor, residual: torch.Tensor
-) -> torch.Tensor:
-    """``residual + gate * linear(x, weight, bias)`` for one gate row (1, 1, H), in one oneDNN matmul:
-    the gate scales the weight's output rows and the bias, the residual is added in the epilogue."""
-    g = gate.reshape(-1)
-    return torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight * g[:, None], bias * g, "add")
 
 
 class GRN(nn.Module):
@@ -196,7 +119,7 @@ class ConvNeXtV2Block(nn.Module):
     ) -> torch.Tensor:
         """``tail`` (B,): valid frames past the end of x whose whole conv window is zero input (see
         ``TextEncoder``); their activation, the same for all, enters the response norm."""
-        h = self.act(self.pwconv1(self.norm(conv_nlc(x, self.dwconv))))
+        h = self.act(self.pwconv1(self.norm(self.dwconv(x.transpose(1, 2)).transpose(1, 2))))
         tail_h = None
         if tail is not None:  # the conv of an all-zero window is its bias
             tail_h = self.act(self.pwconv1(self.norm(self.dwconv.bias.to(x.dtype))))
@@ -221,13 +144,19 @@ class TextEncoder(nn.Module):
     cost in characters instead of frames (mel: ~90 frames/s against ~15 characters/s).
     """
 
-    def __init__(self, vocab_size: int, text_dim: int, conv_layers: int = 4, conv_mult: int = 2):
+    def __init__(
+        self,
+        vocab_size: int,
+        text_dim: int,
+        conv_layers: int = 4,
+        conv_mult: int = 2,
+        block: type | None = None,
+    ):
         super().__init__()
+        block = block or ConvNeXtV2Block
         self.text_dim = text_dim
         self.embed = nn.Embedding(vocab_size, text_dim)
-        self.blocks = nn.ModuleList(
-            ConvNeXtV2Block(text_dim, text_dim * conv_mult) for _ in range(conv_layers)
-        )
+        self.blocks = nn.ModuleList(block(text_dim, text_dim * conv_mult) for _ in range(conv_layers))
 
     def forward(
         self,
@@ -285,7 +214,7 @@ class ConvPositionEmbedding(nn.Module):
         for conv in (self.conv1, self.conv2):
             if keep is not None:
                 x = x * keep
-            x = mish(conv_nlc(x, conv))
+            x = F.mish(conv(x.transpose(1, 2)).transpose(1, 2))
         return x
 
 
@@ -298,29 +227,26 @@ class RotaryEmbedding(nn.Module):
             "inv_freq", 1.0 / base ** (torch.arange(0, dim, 2).float() / dim), persistent=False
         )
 
+    def angles(self, n: int) -> torch.Tensor:
+        """(N, dim / 2) rotation angles ``pos * inv_freq``."""
+        return torch.outer(torch.arange(n, device=self.inv_freq.device, dtype=torch.float32), self.inv_freq)
+
     def forward(self, n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, signed sin) tables (N, dim); signed sin = [-sin, sin] halves, see ``apply_rotary``."""
-        freqs = torch.outer(torch.arange(n, device=self.inv_freq.device, dtype=torch.float32), self.inv_freq)
-        sin = freqs.sin()
-        return torch.cat((freqs, freqs), dim=-1).cos().to(dtype), torch.cat((-sin, sin), dim=-1).to(dtype)
+        """(cos, sin) tables (N, dim), each half repeated, for ``apply_rotary``."""
+        freqs = self.angles(n)
+        freqs = torch.cat((freqs, freqs), dim=-1)
+        return freqs.cos().to(dtype), freqs.sin().to(dtype)
 
 
-def apply_rotary(
-    x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor, base: torch.Tensor | None = None
-) -> torch.Tensor:
-    """(..., N, d) rotated by position: x cos + [-x2, x1] sin, with ``sin_signed`` = [-sin, sin] halves.
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """[x1, x2] -> [-x2, x1] over the last axis."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
 
-    [-x2, x1] * [sin, sin] = [x2, x1] * [-sin, sin], and [x2, x1] is x rolled by d / 2. ``base`` (broadcast
-    to the result) is added: the rotated q/k bias, see ``Attention``. Without autograd the two halves are
-    updated in place (no rolled copy, ~1.7x faster); with it the roll form has the cheaper backward.
-    """
-    out = torch.addcmul(base, x, cos) if base is not None else x * cos
-    h = x.shape[-1] // 2
-    if torch.is_grad_enabled() and (x.requires_grad or out.requires_grad):
-        return out.addcmul_(x.roll(h, dims=-1), sin_signed)
-    out[..., :h].addcmul_(x[..., h:], sin_signed[..., :h])
-    out[..., h:].addcmul_(x[..., :h], sin_signed[..., h:])
-    return out
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """(..., N, d) rotated by position: x cos + rotate_half(x) sin."""
+    return x * cos + rotate_half(x) * sin
 
 
 class Attention(nn.Module):
@@ -332,71 +258,35 @@ class Attention(nn.Module):
         self.to_qkv = nn.Linear(dim, 3 * heads * dim_head)
         self.to_out = nn.Linear(heads * dim_head, dim)
         self.dropout = nn.Dropout(dropout)
-        self._bias_cache: tuple | None = None
-
-    def _folded_biases(self, rope: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rotated q/k bias (2, 1, heads, N, d), output bias with W_out b_v folded in).
-
-        Without autograd they are cached across calls (an ODE solve reuses them at every step); the key
-        holds the parameters' versions, so an optimizer step or a weight load invalidates it.
-        """
-        cos, sin = rope
-        grad = torch.is_grad_enabled() and self.to_qkv.bias.requires_grad
-        params = (self.to_qkv.bias, self.to_out.bias, self.to_out.weight)
-        key = (cos.shape, cos.dtype, cos.device, *((q.data_ptr(), q._version) for q in params))
-        if not grad and self._bias_cache is not None and self._bias_cache[0] == key:
-            return self._bias_cache[1]
-        hd = self.heads * self.dim_head
-        bias = self.to_qkv.bias.view(3, 1, self.heads, 1, self.dim_head)[:2].to(cos.dtype)
-        bias_rot = apply_rotary(bias, cos, sin)
-        out_bias = torch.addmv(self.to_out.bias, self.to_out.weight, self.to_qkv.bias[2 * hd :])
-        if not grad:
-            self._bias_cache = (key, (bias_rot, out_bias))
-        return bias_rot, out_bias
 
     def forward(
-        self,
-        x: torch.Tensor,
-        rope: tuple[torch.Tensor, torch.Tensor],
-        attn_mask: torch.Tensor | None,
-        residual: torch.Tensor | None = None,
-        gate: torch.Tensor | None = None,
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], attn_mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """(B, N, H) -> (B, N, H); with ``residual`` and ``gate`` (inference, one gate row) returns
-        ``residual + gate * attention(x)`` from one fused output projection."""
+        """(B, N, H) -> (B, N, H)."""
         b, n, _ = x.shape
-        hd = self.heads * self.dim_head
-        # The q/k/v biases are not added to the (B, N, 3 H d) projection (addmm would copy them into
-        # it first) but where they are cheaper, with the same result:
-        # - q/k: rot(q + b) = rot(q) + rot(b); rot(b) is an (N, d) table per head, added in the rotary op;
-        # - v: each attention row sums to 1, so attn(q, k, v + b_v) = attn(q, k, v) + b_v, and
-        #   to_out(o + b_v) = to_out(o) + W_out b_v: folded into the output bias.
-        qkv = F.linear(x, self.to_qkv.weight).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
-        bias_rot, out_bias = self._folded_biases(rope)
-        if torch.is_grad_enabled() and qkv.requires_grad:
-            # unbind: its backward stacks the three gradients in one buffer (indexing would zero-fill
-            # and copy a full-size buffer per index)
-            q, k, v = qkv.unbind(0)
-            q, k = apply_rotary(q, *rope, bias_rot[0]), apply_rotary(k, *rope, bias_rot[1])
-        else:
-            q, k = apply_rotary(qkv[:2], *rope, bias_rot)  # q and k rotated in one pass, biases included
-            v = qkv[2]
+        qkv = self.to_qkv(x).view(b, n, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # each (B, heads, N, dim_head)
+        q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        out = out.transpose(1, 2).reshape(b, n, hd)
-        if residual is not None:  # fused inference path: residual + gate * to_out(out), see gated_linear
-            return gated_linear(out, self.to_out.weight, out_bias, gate, residual)
-        out = F.linear(out, self.to_out.weight, out_bias)
-        return dropout(out, self.dropout.p, self.training)
+        return self.dropout(self.to_out(out.transpose(1, 2).reshape(b, n, -1)))
 
 
 class DiTBlock(nn.Module):
     """adaLN-zero transformer block: (B, N, H), time (B, H) -> (B, N, H)."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, ff_mult: float, dropout: float):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        dim_head: int,
+        ff_mult: float,
+        dropout: float,
+        attention: type | None = None,
+    ):
         super().__init__()
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         self.attn_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, heads, dim_head, dropout)
+        self.attn = (attention or Attention)(dim, heads, dim_head, dropout)
         self.ff_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         inner = int(dim * ff_mult)
         self.ff = nn.Sequential(
@@ -410,21 +300,25 @@ class DiTBlock(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor],
         attn_mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        mod = self.modulation(t).unsqueeze(1)  # (B, 1, 6H), small: the (1 + scale) terms are cheap here
+        mod = self.modulation(t).unsqueeze(1)  # (B, 1, 6H)
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = mod.chunk(6, dim=-1)
-        fc1, _, drop, fc2 = self.ff
-        if mod.shape[0] == 1 and fused_cpu_inference(x):
-            # Sampling on CPU: oneDNN epilogues fuse bias + GELU into fc1 and bias + gate + residual into
-            # the two output projections (one pass over the activations each instead of two or three).
-            x = self.attn(modulate(self.attn_norm, x, shift_a, scale_a), rope, attn_mask, x, gate_a)
-            h = torch.ops.mkldnn._linear_pointwise(
-                modulate(self.ff_norm, x, shift_f, scale_f), fc1.weight, fc1.bias, "gelu", [], "tanh"
-            )
-            return gated_linear(h, fc2.weight, fc2.bias, gate_f, x)
-        h = self.attn(modulate(self.attn_norm, x, shift_a, scale_a), rope, attn_mask)
-        x = torch.addcmul(x, gate_a, h)
-        h = F.gelu(fc1(modulate(self.ff_norm, x, shift_f, scale_f)), approximate="tanh")
-        return torch.addcmul(x, gate_f, fc2(dropout(h, drop.p, self.training)))
+        x = x + gate_a * self.attn(modulate(self.attn_norm, x, shift_a, scale_a), rope, attn_mask)
+        return x + gate_f * self.ff(modulate(self.ff_norm, x, shift_f, scale_f))
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The layer classes (and the adaLN function) a ``DiT`` is built from: the plain ones of this file
+    (``PLAIN``) or the fast ones of ``tts.f5.fastpath`` (``FAST``), with the same parameters."""
+
+    text_block: type = ConvNeXtV2Block
+    conv_pos: type = ConvPositionEmbedding
+    rotary: type = RotaryEmbedding
+    block: type = DiTBlock
+    modulate: Callable = modulate
+
+
+PLAIN = Layers()
 
 
 class DiT(nn.Module):
@@ -441,6 +335,10 @@ class DiT(nn.Module):
             run F5-TTS weights (``tts import f5``) and what the paper's models were trained with.
             ``"zero"``: the null text embeds to zero, so the unconditional context is the projection bias,
             one row shared by all utterances (slightly cheaper sampling; not measured better).
+        fast: build from the layers of ``tts.f5.fastpath`` (default: same results to float rounding,
+            faster, most of all on CPU; dropout draws its masks from another random stream) instead of
+            the plain layers of this file. Same parameters and state_dict keys either way; not saved
+            with the model (``args``), it is a choice of code, not of weights.
     """
 
     def __init__(
@@ -456,6 +354,7 @@ class DiT(nn.Module):
         conv_layers: int = 4,
         dropout: float = 0.1,
         null_text: str = "f5",
+        fast: bool = True,
     ):
         super().__init__()
         if null_text not in NULL_TEXTS:
@@ -474,13 +373,21 @@ class DiT(nn.Module):
             dropout=dropout,
             null_text=null_text,
         )
+        if fast:
+            from tts.f5.fastpath import FAST as layers
+        else:
+            layers = PLAIN
+        self.fast = fast
+        self.modulate = layers.modulate
         self.feat_dim, self.dim, self.text_dim = feat_dim, dim, text_dim
         self.time_embed = TimestepEmbedding(dim)
-        self.text_encoder = TextEncoder(vocab_size, text_dim, conv_layers)
+        self.text_encoder = TextEncoder(vocab_size, text_dim, conv_layers, block=layers.text_block)
         self.input_proj = nn.Linear(2 * feat_dim + text_dim, dim)  # over [x, cond, text]
-        self.conv_pos = ConvPositionEmbedding(dim)
-        self.rotary = RotaryEmbedding(dim_head)
-        self.blocks = nn.ModuleList(DiTBlock(dim, heads, dim_head, ff_mult, dropout) for _ in range(depth))
+        self.conv_pos = layers.conv_pos(dim)
+        self.rotary = layers.rotary(dim_head)
+        self.blocks = nn.ModuleList(
+            layers.block(dim, heads, dim_head, ff_mult, dropout) for _ in range(depth)
+        )
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.proj_out = nn.Linear(dim, feat_dim)
@@ -543,7 +450,7 @@ class DiT(nn.Module):
 
         With k > 1 (e.g. conditional and unconditional contexts for CFG) x is shared by all k groups.
         ``t`` of shape (1,) is one time for all rows (sampling): the time embedding and the adaLN
-        modulations are then computed once and folded into the LayerNorms.
+        modulations are then computed once.
 
         ``mask`` (B, N) bool marks valid frames; pass None when all frames are valid (faster attention).
         """
@@ -560,7 +467,7 @@ class DiT(nn.Module):
         for block in self.blocks:
             h = block(h, temb, rope, attn_mask)
         shift, scale = self.modulation_out(temb).unsqueeze(1).chunk(2, dim=-1)
-        return self.proj_out(modulate(self.norm_out, h, shift, scale))
+        return self.proj_out(self.modulate(self.norm_out, h, shift, scale))
 
     def forward(
         self,
