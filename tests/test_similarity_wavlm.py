@@ -17,6 +17,7 @@ from tts.bench.ecapa import (
     to_unispeech,
 )
 from tts.bench.similarity import SimilarityError, WavLMECAPAEncoder, cosine, load_similarity
+from tts.errors import CheckpointError
 
 STRIDES = (5, 2)
 TINY = WavLMECAPAConfig(
@@ -155,7 +156,7 @@ def test_wavlm_large_receptive_field():
 
 
 def test_missing_checkpoint(tmp_path):
-    with pytest.raises(SimilarityError, match="not found.*wavlm_large_finetune.pth"):
+    with pytest.raises(CheckpointError, match="not found.*wavlm_large_finetune.pth"):
         WavLMECAPAEncoder(str(tmp_path / "nope.pth"))
 
 
@@ -164,7 +165,7 @@ def test_truncated_checkpoint(checkpoint, tmp_path):
     cut = tmp_path / "cut.pth"
     data = path.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SimilarityError, match="truncated"):
+    with pytest.raises(CheckpointError, match="truncated"):
         WavLMECAPAEncoder(str(cut), conv_strides=STRIDES)
 
 
@@ -173,7 +174,7 @@ def test_non_tensor_pickle_asks_to_resave(checkpoint, tmp_path):
     path = tmp_path / "pickled.pth"
     torch.save({"model": state, "args": argparse.Namespace(lr=1e-3)}, path)
     with pytest.raises(
-        SimilarityError, match=r"weights_only=True(.|\n)*re-save(.|\n)*\{'model': c\['model'\]\}"
+        CheckpointError, match=r"weights_only=True(.|\n)*re-save(.|\n)*\{'model': c\['model'\]\}"
     ):
         WavLMECAPAEncoder(str(path), conv_strides=STRIDES)
 
@@ -181,7 +182,7 @@ def test_non_tensor_pickle_asks_to_resave(checkpoint, tmp_path):
 def test_not_a_model_dict(tmp_path):
     path = tmp_path / "bare.pth"
     torch.save({"state_dict": {"a": torch.zeros(1)}}, path)
-    with pytest.raises(SimilarityError, match="'model' state dict"):
+    with pytest.raises(CheckpointError, match="'model' state dict"):
         WavLMECAPAEncoder(str(path))
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from tts.errors import TTSError
 from tts.io import atomic_write
 
 
-class AudioError(ValueError):
+class AudioError(TTSError, ValueError):
     """Audio that cannot be used: unreadable, empty, silent or non-finite. Names the file."""
 
 

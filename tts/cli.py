@@ -174,11 +174,24 @@ def _group_help(group: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``tts`` command. A TTSError it raises is printed as ``tts <command>: <message>`` (exit 1)."""
+    from tts.errors import TTSError
+
     set_offline()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    cmd = argv[0]
+    try:
+        return _run(argv)
+    except TTSError as e:  # the project's own errors name what is wrong; a traceback would only hide that
+        key = next((k for k in _TOOLS if tuple(argv[: len(k)]) == k), (cmd,))
+        print(f"tts {' '.join(key)}: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str]) -> int:
     cmd = argv[0]
     if cmd in ("fit", "validate", "test", "predict"):
         return lightning_cli(argv)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tts.errors import CheckpointError  # also importable as tts.io.CheckpointError
+
 
 def _file_mode() -> int:
     """0666 less the process umask: the mode open() gives a new file (mkstemp's temp files are 0600)."""
@@ -90,8 +92,6 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, truncated or not a checkpoint."""
 
 
 def read_json(path: str | Path, hint: str = "") -> Any:
@@ -133,11 +133,10 @@ def load_checkpoint(
     path: str | Path,
     map_location: str = "cpu",
     *,
-    error: type[Exception] = CheckpointError,
     missing_hint: str = "",
     resave_hint: str = "",
 ) -> dict:
-    """``torch.load(weights_only=True)`` with an ``error`` that names the file and says what to do.
+    """``torch.load(weights_only=True)``; a CheckpointError names the file and says what to do.
 
     ``missing_hint`` follows the not-found message (e.g. where the weights come from); ``resave_hint``
     follows the message for a file that pickles more than tensors (e.g. how to keep only its weights).
@@ -148,19 +147,19 @@ def load_checkpoint(
 
     path = Path(path)
     if not path.is_file():
-        raise error(f"checkpoint not found: {path}" + (f". {missing_hint}" if missing_hint else ""))
+        raise CheckpointError(f"checkpoint not found: {path}" + (f". {missing_hint}" if missing_hint else ""))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:  # torch wraps every failure of the weights-only unpickler in this
         lines = [line.strip() for line in str(e).splitlines()]
         reason = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
-        raise error(
+        raise CheckpointError(
             f"cannot load {path} with torch.load(weights_only=True): {reason[:300]}\n"
             "The file pickles objects other than tensors (or is truncated)."
             + (f" {resave_hint}" if resave_hint else "")
         ) from e
     except Exception as e:  # truncated zip, not a checkpoint, ...
-        raise error(
+        raise CheckpointError(
             f"cannot load checkpoint {path}: {type(e).__name__}: {e}. "
             "Is the file truncated or not a PyTorch checkpoint?"
         ) from e

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from tts.errors import TTSError
 from tts.io import (
     CheckpointError,
     append_jsonl,
@@ -48,7 +49,7 @@ MAX_ID_BYTES = 200  # <id>.wav and its temp file (.<id>.XXXXXXXX.wav) stay under
 SETTINGS_NAME = "settings.json"
 
 
-class SynthError(RuntimeError):
+class SynthError(TTSError, RuntimeError):
     """A synthesis run that cannot start: bad settings, unwritable or mismatched output dir, bad model."""
 
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
+from tts.errors import TTSError
+
 FILLER = "<f>"
 FILLER_ID = 0
 
@@ -75,7 +77,7 @@ KINDS = ("char", "phoneme")
 ESPEAK_VOICE = "en-us"  # the espeak-ng voice of en_US-joe-medium (its .onnx.json "espeak.voice")
 
 
-class TextError(ValueError):
+class TextError(TTSError, ValueError):
     """A text that cannot be used (empty, or with characters outside the vocabulary)."""
 
 
@@ -95,7 +97,7 @@ class UnknownSymbolError(UnknownCharacterError):
     what = "phoneme symbol"
 
 
-class PhonemizerMissingError(RuntimeError):
+class PhonemizerMissingError(TTSError, RuntimeError):
     """The phoneme tokenizer needs piper-tts (its espeak-ng bridge and data)."""
 
 

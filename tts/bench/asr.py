@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from tts.audio import as_mono_float32
+from tts.errors import TTSError
 from tts.io import atomic_write, sha256_files
 
 SAMPLE_RATE = 16000
@@ -36,7 +37,7 @@ _BASE_PARTS = (
 _BASE_AUX_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 
 
-class ASRError(RuntimeError):
+class ASRError(TTSError, RuntimeError):
     """An ASR backend that cannot be loaded (missing weights, bad hash, unknown backend)."""
 
 

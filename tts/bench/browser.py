@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tts.errors import TTSError
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,7 +29,7 @@ FLAGS = (
 )  # fmt: skip
 
 
-class BrowserError(RuntimeError):
+class BrowserError(TTSError, RuntimeError):
     """Chromium missing, exited, timed out, or a DevTools command failed."""
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.bench.similarity import SimilarityError
-from tts.io import load_checkpoint
+from tts.io import CheckpointError, load_checkpoint
 
 WAVLM_LARGE_CONV = ((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2
 UNI = "feature_extract.model."  # prefix of the WavLM upstream in UniSpeech's ECAPA_TDNN state dict
@@ -414,12 +414,11 @@ def infer_config(
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The "model" state dict of ``path``, loaded with ``weights_only=True``; SimilarityError otherwise."""
+    """The "model" state dict of ``path``, loaded with ``weights_only=True``; CheckpointError otherwise."""
     path = Path(path)
     resaved = path.with_name(path.stem + "_weights.pth")
     ckpt = load_checkpoint(
         path,
-        error=SimilarityError,
         missing_hint="No package ships it: put UniSpeech's speaker-verification checkpoint "
         "wavlm_large_finetune.pth (the one F5-TTS / Seed-TTS use for SIM-o) on disk and point "
         "`similarity: {backend: wavlm-ecapa, checkpoint: ...}` at it.",
@@ -430,7 +429,7 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         keys = [str(k) for k in list(ckpt)[:5]] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise SimilarityError(
+        raise CheckpointError(
             f"{path}: expected a dict with a 'model' state dict (UniSpeech ECAPA_TDNN), got {keys}"
         )
     return state

@@ -46,6 +46,7 @@ from tts.bench.scoring import aggregate, score_utterance
 from tts.bench.similarity import cosine, load_similarity
 from tts.bench.spec import SYSTEM_TYPES, check_spec  # noqa: F401 (SYSTEM_TYPES re-exported)
 from tts.bench.stats import bootstrap_ci, paired_bootstrap
+from tts.errors import TTSError
 from tts.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl, read_lines, sha256_file
 
 SAMPLE_RATE = 16000
@@ -56,7 +57,7 @@ PACKAGES = (
 ASR_BATCH = 16
 
 
-class SpecError(ValueError):
+class SpecError(TTSError, ValueError):
     """A benchmark spec that cannot run: unknown keys, bad values, unresolved ${VARS}, missing files (all listed)."""
 
 

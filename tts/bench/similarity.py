@@ -24,12 +24,13 @@ import numpy as np
 import torch
 
 from tts.audio import as_mono_float32
+from tts.errors import TTSError
 from tts.io import load_checkpoint, sha256_file
 
 RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
 
-class SimilarityError(RuntimeError):
+class SimilarityError(TTSError, RuntimeError):
     """A speaker-similarity model that cannot be loaded."""
 
 
@@ -117,7 +118,7 @@ class WavLMECAPAEncoder:
         from tts.bench.ecapa import build_from_state, config_dict, read_checkpoint
 
         path = Path(checkpoint)
-        state = read_checkpoint(path)  # SimilarityError if missing, truncated or not weights-only
+        state = read_checkpoint(path)  # CheckpointError if missing, truncated or not weights-only
         model = build_from_state(state, conv_strides, max_distance, source=str(path))
         del state
         self.model = model.to(device).eval()

@@ -45,6 +45,7 @@ import numpy as np
 
 from tts.corpus.piper_voice import PiperVoiceMissingError
 from tts.corpus.sentences import SentenceGenerator, load_lexicon, words
+from tts.errors import TTSError
 from tts.io import append_jsonl, atomic_write, atomic_write_json, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,11 @@ CANDIDATES = (
 )
 
 
-class SynthesizerMissingError(RuntimeError):
+class SynthesizerMissingError(TTSError, RuntimeError):
     """No usable speech synthesizer is installed."""
 
 
-class SplitLeakError(RuntimeError):
+class SplitLeakError(TTSError, RuntimeError):
     """A sentence is in the training split and in the dev or test split."""
 
 

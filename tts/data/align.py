@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tts.errors import TTSError
 from tts.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ SAMPLE_RATE, N_FFT, HOP, N_MELS = 24000, 1024, 256, 80
 FRAME_S = HOP / SAMPLE_RATE
 
 
-class AlignerError(ValueError):
+class AlignerError(TTSError, ValueError):
     """Bad input to the aligner (named cut, file or setting)."""
 
 

@@ -32,13 +32,14 @@ from collections.abc import Sequence
 
 import torch
 
+from tts.errors import TTSError
 from tts.text import FILLER, TextError, Vocab
 
 CONDITIONINGS = ("filler", "aligned")
 DURATION_SOURCES = ("predictor", "oracle")
 
 
-class AlignmentError(ValueError):
+class AlignmentError(TTSError, ValueError):
     """A cut or list row whose alignment is missing or unusable (names the utterance and the problem)."""
 
 

@@ -19,7 +19,7 @@ import lightning.pytorch as pl
 import torch
 
 from tts.data.datamodule import CropDataModule
-from tts.io import atomic_write, atomic_write_text, load_checkpoint
+from tts.io import CheckpointError, atomic_write, atomic_write_text, load_checkpoint
 
 VOCOS_PREFIXES = ("feature_extractor.", "backbone.", "head.")
 
@@ -99,7 +99,7 @@ def load_vocos(path: str | Path):
     elif path.is_file():
         ckpt = load_checkpoint(path)
         if "vocos_config" not in ckpt:
-            raise ValueError(f"{path} is not a VocosGAN checkpoint (no 'vocos_config' entry)")
+            raise CheckpointError(f"{path} is not a VocosGAN checkpoint (no 'vocos_config' entry)")
         config = ckpt["vocos_config"]
         state = {k: v for k, v in ckpt["state_dict"].items() if k.startswith(VOCOS_PREFIXES)}
     else:
