@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tts.audio import save_audio
-from tts.bench import runner
+from tts.bench import produce, runner
 from tts.bench.asr import ASRError, load_asr
 from tts.bench.normalize import f5_normalize, get_normalizer, whisper_normalize
 from tts.bench.scoring import aggregate, score_utterance
@@ -191,7 +191,7 @@ def fakes(monkeypatch):
     FakeASR.calls = 0
     monkeypatch.setitem(tts.bench.asr.BACKENDS, "fake", FakeASR)  # the spec check knows the backend's arguments
     monkeypatch.setitem(tts.bench.similarity.BACKENDS, "fake", FakeSpeakerEncoder)
-    monkeypatch.setattr(runner, "_synthesize_list", fake_synthesize_list)
+    monkeypatch.setattr(produce, "_synthesize_list", fake_synthesize_list)
     monkeypatch.setattr(runner, "load_asr", lambda spec: FakeASR(spec.get("name", "fake")))
     monkeypatch.setattr(runner, "load_similarity", lambda spec: FakeSpeakerEncoder())
     monkeypatch.setattr(tts.features, "load_space", lambda spec: FakeSpace(), raising=False)

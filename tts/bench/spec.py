@@ -1,23 +1,37 @@
-"""The benchmark spec as typed dataclasses, checked against them with every problem listed at once.
+"""The benchmark spec: typed dataclasses, the YAML reader, and the check of every key and path before work.
 
-``check_spec(raw)`` walks the YAML mapping against :class:`BenchSpec`: unknown keys (with the nearest
-known key), wrong types, values out of range, keys that do not apply to a system's type, and ASR /
-similarity arguments that the chosen backend's constructor does not take. It returns the problems and
-the filled-in spec as plain dicts (what the runner works on).
+``load_spec(path)`` reads the YAML (errors name file:line:col). ``prepare_spec(spec)`` expands $VARS,
+walks the mapping against :class:`BenchSpec` with ``check_spec`` (unknown keys with the nearest known
+key, wrong types, values out of range, keys that do not apply to a system's type, ASR / similarity
+arguments the chosen backend's constructor does not take), checks every path and reads the test list;
+it returns the filled-in spec as plain dicts (what the other stages work on) and the test rows, or
+raises :class:`SpecError` listing every problem at once.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import inspect
+import json
 import math
+import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from tts.errors import TTSError
+from tts.io import read_lines
+
 SYSTEM_TYPES = ("ground_truth", "resynthesis", "tts")
+
+
+class SpecError(TTSError, ValueError):
+    """A benchmark spec that cannot run: unknown keys, bad values, unresolved ${VARS}, missing files (all listed)."""
 
 
 @dataclass
@@ -224,3 +238,130 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     if spec.similarity is not None:
         problems += _backend_problems(spec.similarity, SIM_BACKENDS, "resemblyzer", f"{where}.similarity")
     return {**dataclasses.asdict(spec), "systems": out_systems}, problems
+
+
+def load_spec(path: str | Path) -> dict:
+    """Read a YAML spec; relative paths stay relative to the working directory."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"benchmark spec not found: {path}")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start})") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = " ".join(str(x) for x in (getattr(e, "context", None), getattr(e, "problem", None)) if x)
+        raise SpecError(f"{at}: invalid YAML: {problem or e}") from e
+    if not isinstance(spec, dict):
+        raise SpecError(f"{path}: a benchmark spec is a YAML mapping")
+    spec.setdefault("spec_path", str(path))
+    return spec
+
+
+def _expand(obj, where: str, missing: list[str]):
+    """Expand $VARS in every string; record ``${VAR}`` left unresolved."""
+    if isinstance(obj, dict):
+        return {
+            k: v if k in ("notes", "scale") else _expand(v, f"{where}.{k}", missing) for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [_expand(v, f"{where}[{i}]", missing) for i, v in enumerate(obj)]
+    if isinstance(obj, str):
+        out = os.path.expandvars(obj)
+        for var in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", out):
+            missing.append(f"{where}: environment variable ${{{var}}} is not set (in {obj!r})")
+        return out
+    return obj
+
+
+def space_paths(space_spec: str) -> list[str]:
+    """Path-like values (key=/some/path) inside a feature-space spec string."""
+    _, _, opts = space_spec.partition(":")
+    return [v for kv in opts.split(",") if "=" in kv for v in [kv.split("=", 1)[1]] if "/" in v]
+
+
+def _resolve(path: str, base: Path) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists() or not (base / p).exists():
+        return p
+    return base / p
+
+
+def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
+    """Expand variables, check the spec against ``tts.bench.spec.BenchSpec`` and every path.
+
+    Returns (spec with defaults filled, test rows: the first ``max_utterances`` of the test list, their
+    audio paths resolved against its folder) or raises SpecError listing every problem at once.
+    """
+    problems: list[str] = []
+    spec = _expand(copy.deepcopy(spec), "spec", problems)
+    spec, schema_problems = check_spec(spec)
+    problems += schema_problems
+    head = f"benchmark spec {spec.get('spec_path') or '(dict)'} cannot run:\n  - "
+    if not isinstance(spec.get("systems"), list):
+        raise SpecError(head + "\n  - ".join(problems))
+    spec["name"] = spec.get("name") or Path(spec.get("spec_path") or "bench").stem
+    for i, s in enumerate(spec["systems"]):
+        where = f"spec.systems[{i}] ({s.get('name')})"
+        if s["type"] == "resynthesis":
+            problems += [
+                f"{where}: {p} not found" for p in space_paths(s.get("space") or "") if not Path(p).exists()
+            ]
+        elif s["type"] == "tts" and s.get("model") and not Path(s["model"]).exists():
+            problems.append(f"{where}: TTS model {s['model']!r} not found")
+    for i, a in enumerate(spec["asr"] if isinstance(spec.get("asr"), list) else []):
+        for key in ("model", "checkpoint", "tokenizer"):
+            v = a.get(key) if isinstance(a, dict) else None
+            if v and not (key == "model" and v in ("base", "tiny.en")) and not Path(v).expanduser().exists():
+                problems.append(f"spec.asr[{i}] ({a.get('backend')}): {key} {v} not found")
+    sim = spec.get("similarity") if isinstance(spec.get("similarity"), dict) else {}
+    for key in ("checkpoint", "weights"):
+        if sim.get(key) and not Path(sim[key]).exists():
+            problems.append(f"spec.similarity ({sim.get('backend')}): {key} {sim[key]} not found")
+    rows: list[dict] = []
+    test_list = spec.get("test_list")
+    if not isinstance(test_list, str) or not test_list:
+        pass  # reported by check_spec
+    elif not Path(test_list).is_file():
+        problems.append(f"test_list {test_list} not found")
+    else:
+        rows = []
+        for n, line, problem in read_lines(test_list):
+            try:
+                row = json.loads(line) if not problem and line.strip() else None
+                if row is not None and not isinstance(row, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as e:
+                problem = f"line {n}: not valid JSON ({e})"
+            if problem:
+                problems.append(f"{test_list}: {problem}")
+            elif row is not None:
+                rows.append(row)
+        rows = rows[: spec.get("max_utterances") or None]
+        if not rows:
+            problems.append(f"test_list {test_list} has no rows")
+        base = Path(test_list).parent
+        needs_gt = any(s.get("type") in ("ground_truth", "resynthesis") for s in spec.get("systems") or [])
+        systems = spec.get("systems") or []
+        oracle = any(s.get("type") == "tts" and s.get("durations") == "oracle" for s in systems)
+        for j, r in enumerate(rows):
+            if oracle and not r.get("alignment"):
+                problems.append(
+                    f"{test_list} row {j + 1} ({r.get('id')}): durations: oracle needs `alignment`"
+                )
+            for key in ("id", "text", "ref_audio", "ref_text") + (("gt_audio",) if needs_gt else ()):
+                if not r.get(key):
+                    problems.append(f"{test_list} row {j + 1}: missing `{key}`")
+            for key in ("ref_audio", "gt_audio"):
+                if r.get(key):
+                    r[key] = str(_resolve(r[key], base))
+                    if not Path(r[key]).is_file():
+                        problems.append(f"{test_list} row {j + 1} ({r.get('id')}): {key} {r[key]} not found")
+    if problems:
+        shown = problems[:30] + ([f"... and {len(problems) - 30} more"] if len(problems) > 30 else [])
+        raise SpecError(head + "\n  - ".join(shown))
+    return spec, rows

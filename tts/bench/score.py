@@ -1,0 +1,105 @@
+"""Benchmark scores of one system's audio for one seed: transcripts + WER/CER, SIM-o, PESQ/STOI; all cached.
+
+Every score is read back from ``OUT/cache/<system>/seed<k>/`` when it is there, so a resumed run
+computes only what is missing:
+  asr_<name>.jsonl   {"id", "sig", "value": transcript}; sig = a hash of the ASR's config
+  sim_<name>.jsonl   {"id", "sig": <name>, "value": cosine of output and prompt embeddings}
+  quality.jsonl      {"id", "sig": "pesq_stoi", "value": {"pesq", "stoi"}} (resynthesis only)
+A row whose sig differs (another ASR configuration) is ignored, not reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tts.audio import load_audio
+from tts.bench.asr import ASR, SAMPLE_RATE  # what the ASR backends and speaker encoders are given
+from tts.bench.quality import pesq_stoi
+from tts.bench.scoring import score_utterance
+from tts.bench.similarity import cosine
+from tts.io import append_jsonl, read_jsonl
+
+ASR_BATCH = 16
+
+
+def load16(path: str | Path) -> torch.Tensor:
+    """Mono float32 at 16 kHz; NaN / inf samples (a broken synthesis) read as 0."""
+    wav = load_audio(path, SAMPLE_RATE, check=False)
+    return torch.nan_to_num(wav, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def signature(config: dict) -> str:
+    """The cache key of a scorer's configuration (12 hex digits)."""
+    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def cached_map(
+    path: Path, sig: str, ids: Sequence[str], compute: Callable[[list[str]], list], batch: int = ASR_BATCH
+) -> dict[str, object]:
+    """{id: value} read from a JSONL cache (rows with the same ``sig``); missing ids computed and appended."""
+    cached = {r["id"]: r["value"] for r in read_jsonl(path) if r.get("sig") == sig}
+    todo = [i for i in ids if i not in cached]
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        for i, value in zip(chunk, compute(chunk)):
+            append_jsonl(path, {"id": i, "sig": sig, "value": value})
+            cached[i] = value
+    return {i: cached[i] for i in ids}
+
+
+def score_seed(
+    system: str,
+    seed: int,
+    ids: list[str],
+    audio: dict[str, Path],
+    by_id: dict[str, dict],
+    cache: Path,
+    asrs: list[ASR],
+    sim_model,
+    normalize: Callable[[str], str],
+    quality: bool = False,
+) -> tuple[dict, list[dict]]:
+    """Transcribe and score the audio of ``ids`` ({id: path} in ``audio``) of one system and seed.
+
+    Returns ({"asr": {name: {"seconds"}}, "sim": {id: cosine} (with a speaker encoder), "quality":
+    {id: {"pesq", "stoi"}} (``quality``)}, one utterance row per ASR and id: {"system", "seed",
+    "asr", "id", "text", "hyp"} + ``score_utterance``'s counts).
+    """
+    out: dict = {"asr": {}}
+    utterances = []
+    for asr in asrs:
+        t1 = time.perf_counter()
+        texts = cached_map(
+            cache / f"asr_{asr.name}.jsonl", signature(getattr(asr, "config", {"name": asr.name})), ids,
+            lambda chunk, asr=asr: asr.transcribe([load16(audio[i]) for i in chunk]),
+        )  # fmt: skip
+        out["asr"][asr.name] = {"seconds": time.perf_counter() - t1}
+        for i in ids:
+            score = score_utterance(by_id[i]["text"], texts[i], normalize)
+            utterances.append({"system": system, "seed": seed, "asr": asr.name, "id": i, "text": by_id[i]["text"],
+                               "hyp": texts[i], **score})  # fmt: skip
+    if sim_model is not None:
+        prompts: dict[str, np.ndarray] = {}
+
+        def sims(chunk: list[str]) -> list[float]:
+            gen = sim_model.embed([load16(audio[i]) for i in chunk])
+            for i in chunk:
+                ref = by_id[i]["ref_audio"]
+                if ref not in prompts:
+                    prompts[ref] = sim_model.embed([load16(ref)])[0]
+            return [float(v) for v in cosine(gen, np.stack([prompts[by_id[i]["ref_audio"]] for i in chunk]))]
+
+        out["sim"] = cached_map(cache / f"sim_{sim_model.name}.jsonl", sim_model.name, ids, sims)
+    if quality:
+        out["quality"] = cached_map(
+            cache / "quality.jsonl", "pesq_stoi", ids,
+            lambda chunk: [pesq_stoi(load16(by_id[i]["gt_audio"]), load16(audio[i])) for i in chunk],
+        )  # fmt: skip
+    return out, utterances
