@@ -29,34 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
 PROMPT_TEXT = "It is easy to tell the depth of a well."
-
-
-def _best_time(fn, repeats: int, warmup: int = 1, device: str = "cpu") -> float:
-    """Best of ``repeats`` wall times: the machine is shared, so the minimum is the least disturbed run.
-    On a GPU each run ends with a synchronize, so the time covers the queued kernels."""
-    for _ in range(warmup):
-        fn()
-        _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def _sync(device: str) -> None:
-    if str(device).startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
 
 
 def _autocast(device: str, precision: str):
@@ -76,8 +53,12 @@ def _time_train_and_sample(cfg: dict, model, opt, loss, sample, first_id: int) -
 
     ``loss(feats, lens, text)`` returns the scalar loss, ``sample(cond, cond_lens, text, total)`` runs the
     sampler; both run under cfg's precision. Text ids are drawn from [first_id, vocab_size).
+    Times: best of cfg's repeats (``tts.bench.timing.best_time``: the machine is shared, the minimum is
+    the least disturbed run; on a GPU each call ends with a synchronize).
     """
     import torch
+
+    from tts.bench.timing import best_time
 
     dev, prec = cfg["device"], cfg["precision"]
     model.train()
@@ -92,7 +73,7 @@ def _time_train_and_sample(cfg: dict, model, opt, loss, sample, first_id: int) -
         value.backward()
         opt.step()
 
-    train_s = _best_time(train_step, cfg["repeats"], warmup=2, device=dev)
+    train_s = best_time(train_step, cfg["repeats"], warmup=2, device=dev)
     model.eval()
     b = cfg["sample_batch"]
     cond = torch.randn(b, cfg["prompt_frames"], cfg["feat_dim"], device=dev)
@@ -104,7 +85,7 @@ def _time_train_and_sample(cfg: dict, model, opt, loss, sample, first_id: int) -
         with _autocast(dev, prec):
             sample(cond, cond_lens, stext, total)
 
-    return {"train_step_s": train_s, "sample_s": _best_time(sample_call, cfg["repeats"], device=dev)}
+    return {"train_step_s": train_s, "sample_s": best_time(sample_call, cfg["repeats"], device=dev)}
 
 
 def worker_ours(cfg: dict) -> dict:
@@ -325,6 +306,7 @@ def _space_setup(args, space, dit_args: dict, vocab) -> dict:
 def bench_spaces(args, dit_args: dict) -> dict:
     import torch
 
+    from tts.bench.timing import time_call
     from tts.text import Vocab
 
     torch.set_num_threads(args.threads)
@@ -338,11 +320,9 @@ def bench_spaces(args, dit_args: dict) -> dict:
         for r in range(args.repeats + 1):  # round 0 warms up; spaces interleaved so load hits both alike
             for name, st in setups.items():
                 for what in ("batch1", "batched", "decode", "train"):
-                    t0 = time.perf_counter()
-                    st[what]()
-                    _sync(args.device)
+                    seconds = time_call(st[what], args.device)
                     if r:
-                        times.setdefault((name, what), []).append(time.perf_counter() - t0)
+                        times.setdefault((name, what), []).append(seconds)
         for name, st in setups.items():
             best = {what: min(times[(name, what)]) for what in ("batch1", "batched", "decode", "train")}
             gen_s = st["generated_audio_s"]

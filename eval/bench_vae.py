@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from pathlib import Path
 
 import torch
 import yaml
 
+from tts.bench.timing import best_time
 from tts.io import atomic_write_json, atomic_write_text
 from tts.vae.model import SpeechVAE, instantiate
 
@@ -54,13 +54,7 @@ def count(module: torch.nn.Module) -> int:
 @torch.inference_mode()
 def speed(fn, arg, audio_seconds: float, repeats: int) -> float:
     """x real time (audio seconds per compute second), best of ``repeats`` after one warm-up."""
-    fn(arg)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(arg)
-        best = min(best, time.perf_counter() - t0)
-    return audio_seconds / best
+    return audio_seconds / best_time(lambda: fn(arg), repeats, warmup=1)
 
 
 def bench_sizes(seconds: float, repeats: int) -> list[dict]:

@@ -11,8 +11,17 @@ Modules, in the order a run uses them:
              (quality), each cached per system and seed
   summarize  bootstrap CIs and paired deltas (stats), comparisons, training curves, report.json
   report     report.md and the PNG plots; html + browser: report.html and its headless-browser check
+  timing     best-of-N wall times (device-synchronized) for the speed benchmarks in eval/
 """
 
-from tts.bench.runner import SpecError, run_bench
-
 __all__ = ["SpecError", "run_bench"]
+
+
+def __getattr__(name: str):
+    # lazy, so that `import tts.bench.timing` (the eval/ speed benchmarks) or tts.bench.spec does not
+    # import the ASR / speaker-encoder stack
+    if name in __all__:
+        from tts.bench import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'tts.bench' has no attribute {name!r}")
