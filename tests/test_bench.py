@@ -269,6 +269,26 @@ def test_pairwise_comparisons_and_training_curves_reach_the_report(corpus, fakes
     assert (out / "wer_curves.png").stat().st_size > 1000
 
 
+def test_demo_records_what_the_bench_returns(corpus, fakes, tmp_path, monkeypatch):
+    from tts.demo import _bench_summary
+
+    out = tmp_path / "bench"
+    summary = _bench_summary(runner.run_bench(_spec(corpus), out), out)
+    assert summary["failed"] == ["broken"]
+    assert Path(summary["report_md"]).is_file() and Path(summary["report_html"]).is_file()
+    assert json.loads(Path(summary["report_json"]).read_text())["name"] == "unit"
+    assert summary["wer_mean"]["good"] == {"asr_a": 0.0, "asr_b": 0.0} and summary["wer_mean"]["bad"]["asr_a"] > 0.1
+    assert summary["sim"]["good"] == pytest.approx(1.0) and "broken" not in summary["sim"]
+    json.dumps(summary)  # the demo's stage marker is JSON
+
+    def broken(*a, **k):
+        raise ValueError("plot exploded")
+
+    monkeypatch.setattr("tts.bench.report.write_report", broken)
+    summary = _bench_summary(runner.run_bench(_spec(corpus), tmp_path / "again"), tmp_path / "again")
+    assert summary["report_error"] == "ValueError: plot exploded" and "report_md" not in summary
+
+
 def test_comparisons_naming_unknown_systems_are_spec_errors(corpus, fakes, tmp_path):
     with pytest.raises(runner.SpecError, match=r"comparisons\[0\].*'nope'"):
         runner.run_bench(_spec(corpus, comparisons=[["good", "nope"]]), tmp_path / "o")

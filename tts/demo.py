@@ -103,9 +103,22 @@ def fit(name: str, recipe: str, overrides: list[str], out: Path, threads: int | 
     return str(last)
 
 
-def _bench_summary(report: dict) -> dict:
-    """The small part of report.json worth keeping in the stage marker."""
-    return {k: report[k] for k in ("report_md", "failed") if k in report}
+def _bench_summary(report: dict, bench_dir: Path) -> dict:
+    """The part of ``run_bench``'s report worth keeping in the stage marker: where the report files are,
+    the systems that failed, and each finished system's mean WER per ASR and SIM (the numbers' values
+    only; report.json holds their CIs). ``report_error`` instead of ``report_md`` when rendering failed."""
+    ok = [s for s in report["systems"] if s["status"] == "ok"]
+    summary: dict = {"report_json": str(bench_dir / "report.json")}
+    if report.get("report_error"):
+        summary["report_error"] = report["report_error"]["error"]
+    else:
+        summary["report_md"] = str(bench_dir / "report.md")
+    if report.get("report_html"):
+        summary["report_html"] = report["report_html"]
+    summary["failed"] = [s["name"] for s in report["systems"] if s["status"] != "ok"]
+    summary["wer_mean"] = {s["name"]: {a: e["wer_mean"]["value"] for a, e in s["asr"].items()} for s in ok}
+    summary["sim"] = {s["name"]: (s.get("sim") or {}).get("value") for s in ok}
+    return summary
 
 
 def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
@@ -196,7 +209,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     # The benchmark spec names the models as ${TTS_RUN}/models/<name>, as laid out above.
     os.environ["TTS_RUN"] = str(out)
     spec = load_spec(REPO / pipeline["bench"]["spec"])
-    summary = st.run("benchmark", lambda: _bench_summary(run_bench(spec, str(out / "bench"))))
+    summary = st.run("benchmark", lambda: _bench_summary(run_bench(spec, out / "bench"), out / "bench"))
     atomic_write_json(out / "pipeline.json", {"scale": scale, "pipeline": pipeline, "stage_seconds": st.times,
                                               "wall_seconds_this_run": time.time() - t0})
     return summary if isinstance(summary, dict) else {}
