@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from factories import tiny_vocos_dir
 from lhotse import CutSet, load_manifest
 from lhotse.supervision import AlignmentItem
 
@@ -27,7 +28,6 @@ from tts.f5.aligned import (
 )
 from tts.f5.duration import DurationPredictor, predict_counts
 from tts.features.mel import MelSpace
-from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
 from tts.io import read_jsonl
 from tts.synth import synthesize_list
 from tts.text import TextError, Vocab, phonemize
@@ -159,8 +159,7 @@ def aligned_corpus(tiny_corpus, tmp_path_factory):
                          frame_rate=space.frame_rate, sample_rate=space.sample_rate)  # fmt: skip
         paths[split] = str(root / f"mel_{split}" / "cuts.jsonl.gz")
     torch.manual_seed(0)
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    paths["vocos"] = str(save_vocos_dir(build_vocos(cfg), cfg, root / "vocos"))
+    paths["vocos"] = str(tiny_vocos_dir(root / "vocos"))
     paths["root"] = root
     return paths
 

@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from factories import tiny_f5_module, tiny_vocos
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 import tts.bench.asr
 from tts.f5.callbacks import WERCallback, read_wer_curve
-from tts.f5.module import F5Module
 from tts.features.mel import MelSpace
-from tts.features.vocos import build_vocos, vocos_config
-
-TINY = dict(dim=32, depth=1, heads=2, dim_head=16, text_dim=16, conv_layers=1, dropout=0.0, warmup_steps=2,
-            ema_update_after_step=0, ema_update_every=1)  # fmt: skip
 
 
 class FakeASR:
@@ -67,9 +63,8 @@ def test_wer_every_k_steps_logged_and_written(tmp_path, utterance_list, monkeypa
     asr = FakeASR()
     monkeypatch.setattr(tts.bench.asr, "load_asr", lambda spec: asr)
     torch.manual_seed(0)
-    model = F5Module(space="mel", conditioning=conditioning, alignment="char", **TINY)
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    model._space.append(MelSpace(vocoder=build_vocos(cfg)))  # decode with a tiny (untrained) Vocos
+    model = tiny_f5_module(conditioning=conditioning, alignment="char")
+    model._space.append(MelSpace(vocoder=tiny_vocos()[0]))  # decode with a tiny (untrained) Vocos
     cb = WERCallback(str(utterance_list), every_n_steps=2, nfe=2, asr={"backend": "fake"}, log_audio=1)
     logger = TensorBoardLogger(tmp_path, name="tb", version=0)
     trainer = pl.Trainer(max_steps=5, accelerator="cpu", logger=logger, callbacks=[cb], enable_progress_bar=False,
@@ -107,13 +102,12 @@ def test_bad_settings_are_refused(tmp_path, utterance_list):
 
 def test_resumed_run_continues_the_curve(tmp_path, utterance_list, monkeypatch):
     monkeypatch.setattr(tts.bench.asr, "load_asr", lambda spec: FakeASR())
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    vocos = build_vocos(cfg)
+    vocos, _ = tiny_vocos()
     out = tmp_path / "curve.jsonl"
 
     def fit(steps: int, ckpt=None):
         torch.manual_seed(0)
-        model = F5Module(space="mel", **TINY)
+        model = tiny_f5_module()
         model._space.append(MelSpace(vocoder=vocos))
         cb = WERCallback(str(utterance_list), every_n_steps=2, nfe=2, asr={"backend": "fake"}, out=str(out))
         trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, callbacks=[cb], enable_progress_bar=False,

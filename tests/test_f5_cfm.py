@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from factories import tiny_dit
 
 from tts.f5.cfm import CFM, estimate_frames, flow_loss, lens_to_mask, span_mask, sway_timesteps
 from tts.f5.dit import DiT
@@ -13,17 +14,7 @@ from tts.f5.dit import DiT
 
 def tiny_net(feat_dim: int = 8, seed: int = 0) -> DiT:
     torch.manual_seed(seed)
-    net = DiT(
-        feat_dim=feat_dim,
-        vocab_size=20,
-        dim=32,
-        depth=2,
-        heads=2,
-        dim_head=16,
-        text_dim=16,
-        conv_layers=1,
-        dropout=0.0,
-    )
+    net = tiny_dit(feat_dim=feat_dim, depth=2)
     for p in net.parameters():  # undo adaLN-zero so the output depends on every input
         if p.dim() > 1 and not p.any():
             torch.nn.init.normal_(p, std=0.05)

@@ -6,6 +6,7 @@ the text encoder run over the characters only, padded frames left unzeroed."""
 import pytest
 import torch
 import torch.nn.functional as F
+from factories import tiny_dit
 
 from tts.f5 import dit, fastpath
 from tts.f5.dit import DiT, TextEncoder, text_positions
@@ -64,8 +65,7 @@ def test_shared_time_gives_the_per_row_result(fast):
     """t of shape (1,) (sampling; fast: modulation folded into the LayerNorm, fused CPU epilogues) gives
     the same flow as the same t repeated per row."""
     torch.manual_seed(0)
-    net = DiT(feat_dim=8, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=16, conv_layers=1,
-              fast=fast)  # fmt: skip
+    net = tiny_dit(feat_dim=8, depth=2, dropout=0.1, fast=fast)
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.2)  # adaLN-zero init would hide the modulation
     net.eval()
@@ -96,8 +96,7 @@ def tiny_pair(dropout: float = 0.0) -> tuple[DiT, DiT]:
     nets = []
     for fast in (True, False):
         torch.manual_seed(0)
-        nets.append(DiT(feat_dim=6, vocab_size=20, dim=32, depth=2, heads=2, dim_head=16, text_dim=8,
-                        conv_layers=2, dropout=dropout, fast=fast))  # fmt: skip
+        nets.append(tiny_dit(feat_dim=6, depth=2, text_dim=8, conv_layers=2, dropout=dropout, fast=fast))
     fast_net, plain_net = nets
     assert list(fast_net.state_dict()) == list(plain_net.state_dict())
     for a, b in zip(fast_net.state_dict().values(), plain_net.state_dict().values()):
@@ -224,18 +223,7 @@ def test_text_encoder_over_characters_equals_full_length(masked, block):
 def test_padded_frames_never_reach_valid_ones(fast):
     """Batched training forward (padded frames not zeroed in the blocks) equals each row run alone."""
     torch.manual_seed(0)
-    net = DiT(
-        feat_dim=6,
-        vocab_size=20,
-        dim=32,
-        depth=2,
-        heads=2,
-        dim_head=16,
-        text_dim=8,
-        conv_layers=2,
-        dropout=0.0,
-        fast=fast,
-    )
+    net = tiny_dit(feat_dim=6, depth=2, text_dim=8, conv_layers=2, fast=fast)
     for q in net.parameters():
         torch.nn.init.normal_(q, std=0.2)  # adaLN-zero init would hide the blocks
     lens = torch.tensor([40, 27, 13])

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from factories import tiny_f5_module
 from torch.utils.data import DataLoader
 
 from tts.f5 import export, load
@@ -16,19 +17,7 @@ from tts.f5.module import F5Module, encode_texts, warmup_linear_decay
 from tts.text import Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(
-    dim=32,
-    depth=1,
-    heads=2,
-    dim_head=16,
-    text_dim=16,
-    conv_layers=1,
-    dropout=0.0,
-    warmup_steps=2,
-    ema_beta=0.5,
-    ema_update_after_step=0,
-    ema_update_every=1,
-)
+TINY = dict(ema_beta=0.5)  # with tests/factories.py's TINY_DIT and TINY_F5_TRAINING
 
 
 def synthetic_batches(n: int, feat_dim: int = 100) -> list[dict]:
@@ -45,7 +34,7 @@ def synthetic_batches(n: int, feat_dim: int = 100) -> list[dict]:
 
 
 def fit_tiny(tmp_path, steps: int = 3, **kw) -> tuple[F5Module, Path]:
-    model = F5Module(space="mel", **{**TINY, **kw})
+    model = tiny_f5_module(**{**TINY, **kw})
     trainer = pl.Trainer(
         max_steps=steps,
         accelerator="cpu",
@@ -77,7 +66,7 @@ def test_lr_warmup_then_linear_decay():
     assert f[0] == pytest.approx(0.1) and f[9] == 1.0 and f[10] == 1.0
     assert f[60] == pytest.approx(0.5) and f[110] == 0.0
     assert warmup_linear_decay(500, warmup=10, total=0) == 1.0  # no max_steps: constant after warm-up
-    model = F5Module(space="mel", **{**TINY, "warmup_steps": 10})
+    model = tiny_f5_module(**{**TINY, "warmup_steps": 10})
     opt = model.configure_optimizers()
     assert opt["optimizer"].param_groups[0]["lr"] == pytest.approx(7.5e-5 / 10)
 
@@ -98,14 +87,14 @@ def test_vocab_size_mismatch_is_explained(tmp_path):
     _, ckpt = fit_tiny(tmp_path, steps=1)
     vocab = tmp_path / "vocab.json"
     Vocab([*Vocab().symbols, "é"]).save(vocab)
-    model = F5Module(space="mel", vocab=str(vocab), **TINY)
+    model = tiny_f5_module(vocab=str(vocab), **TINY)
     with pytest.raises(ValueError, match="vocab"):
         model.on_load_checkpoint(torch.load(ckpt, weights_only=True))
 
 
 def test_f5_module_updates_once_per_step_and_checkpoints_the_ema(tmp_path):
     with pytest.raises(ValueError, match="update_every"):
-        F5Module(space="mel", **{**TINY, "ema_update_every": 0})
+        tiny_f5_module(**{**TINY, "ema_update_every": 0})
     model, ckpt = fit_tiny(tmp_path, steps=3, ema_update_after_step=1, ema_update_every=1, ema_beta=0.9)
     assert int(model.ema.step) == 3
     state = torch.load(ckpt, weights_only=True)["state_dict"]
@@ -116,7 +105,7 @@ def test_f5_module_updates_once_per_step_and_checkpoints_the_ema(tmp_path):
     net = model.cfm.net.state_dict()
     assert any(not torch.equal(net[k], state["ema.ema_model." + k]) for k in ema_keys)
     # resuming restores the EMA state
-    fresh = F5Module(space="mel", **{**TINY, "ema_update_after_step": 1, "ema_update_every": 1})
+    fresh = tiny_f5_module(**{**TINY, "ema_update_after_step": 1, "ema_update_every": 1})
     fresh.load_state_dict(state)
     assert int(fresh.ema.step) == 3
     assert all(torch.equal(v, state["ema.ema_model." + k]) for k, v in fresh.ema_net.state_dict().items())
@@ -147,7 +136,7 @@ def test_old_fixed_decay_checkpoint_is_migrated(tmp_path):
     saved["state_dict"] = old
     torch.save(saved, tmp_path / "old.ckpt")
     assert load(tmp_path / "old.ckpt").net is not None  # export/synthesis read the old layout
-    model = F5Module(space="mel", **TINY)
+    model = tiny_f5_module(**TINY)
     model.on_load_checkpoint(saved)
     model.load_state_dict(saved["state_dict"])
     assert int(model.ema.step) == saved["global_step"] == 2

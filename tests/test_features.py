@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import factories
 import pytest
 import torch
 from torch import nn
@@ -12,7 +13,7 @@ from torch import nn
 from tts.features import load_space, parse_spec, space_info
 from tts.features.latent import LatentSpace
 from tts.features.mel import LOG_FLOOR, MelSpace
-from tts.features.vocos import VocosGAN, build_vocos, load_vocos, save_vocos_dir, vocos_config
+from tts.features.vocos import VocosGAN, load_vocos
 
 
 class FakeVAE(nn.Module):
@@ -40,8 +41,7 @@ class FakeVAE(nn.Module):
 
 def tiny_vocos_dir(path):
     torch.manual_seed(0)
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    return save_vocos_dir(build_vocos(cfg), cfg, path)
+    return factories.tiny_vocos_dir(path)
 
 
 def test_mel_space_equals_vocos_mel_features():

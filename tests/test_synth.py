@@ -6,33 +6,14 @@ import json
 
 import numpy as np
 import soundfile as sf
-import torch
+from factories import tiny_f5_export
 
-from tts.f5.dit import DiT
-from tts.f5.export import F5Model, save
-from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
 from tts.io import read_jsonl
 from tts.synth import main, make_batches, read_list, synthesize_list
-from tts.text import Vocab
 
 
 def tiny_model(tmp_path) -> str:
-    torch.manual_seed(0)
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    vdir = save_vocos_dir(build_vocos(cfg), cfg, tmp_path / "vocos")
-    vocab = Vocab()
-    net = DiT(
-        feat_dim=100,
-        vocab_size=len(vocab),
-        dim=32,
-        depth=1,
-        heads=2,
-        dim_head=16,
-        text_dim=16,
-        conv_layers=1,
-        dropout=0.0,
-    )
-    return str(save(F5Model(net, vocab, f"mel:vocos={vdir}", 93.75, max_duration_s=8.0), tmp_path / "f5"))
+    return str(tiny_f5_export(tmp_path))
 
 
 def write_wav(path, seconds=0.5, sr=24000, seed=0):

@@ -9,12 +9,13 @@ import warnings
 import lightning as L
 import pytest
 import torch
+from factories import tiny_vae
 from torch.utils.data import DataLoader
 
 from tts.vae import load
 from tts.vae.export import export
 from tts.vae.loss import SemanticAlignment, kl_loss
-from tts.vae.model import BigVGANDecoder, Encoder, SpeechVAE, VocosDecoder
+from tts.vae.model import BigVGANDecoder, Encoder, VocosDecoder
 from tts.vae.module import VAEModule
 
 TINY_ENCODER = {"class_path": "tts.vae.model.Encoder", "init_args": {"channels": 2}}
@@ -84,7 +85,7 @@ def trainer(**kwargs) -> L.Trainer:
     ],
 )
 def test_one_second_gives_40_frames_and_16000_samples(decoder):
-    vae = SpeechVAE(Encoder(channels=2), decoder)
+    vae = tiny_vae(decoder)
     assert (vae.sample_rate, vae.hop_length, vae.latent_dim, vae.frame_rate) == (16000, 400, 64, 40.0)
     mean, logvar = vae.encode(torch.randn(2, 16000))
     assert mean.shape == logvar.shape == (2, 64, 40)
@@ -93,7 +94,7 @@ def test_one_second_gives_40_frames_and_16000_samples(decoder):
 
 @pytest.mark.parametrize("n_samples", [1, 399, 400, 401, 12345])
 def test_arbitrary_lengths_pad_right_to_a_multiple_of_the_hop(n_samples):
-    vae = SpeechVAE(Encoder(channels=2), VocosDecoder(dim=16, intermediate_dim=32, num_layers=1))
+    vae = tiny_vae()
     mean, _ = vae.encode(torch.randn(1, n_samples))
     n = math.ceil(n_samples / 400)
     assert mean.shape == (1, 64, n)
@@ -137,7 +138,7 @@ def test_alignment_loss_ignores_padded_frames():
 
 
 def test_alignment_gradient_reaches_the_encoder():
-    vae = SpeechVAE(Encoder(channels=2), VocosDecoder(dim=16, intermediate_dim=32, num_layers=1))
+    vae = tiny_vae()
     align = SemanticAlignment(teacher_dim=8)
     out = vae(torch.randn(1, 4000))
     align(out["z"], torch.randn(1, 12, 8)).backward()

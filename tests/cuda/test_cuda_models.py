@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from factories import tiny_dit
 
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
@@ -53,8 +54,8 @@ def bf16_outputs(module: torch.nn.Module, kinds=(torch.nn.Linear, torch.nn.Conv1
 
 
 def small_dit(feat_dim: int) -> DiT:
-    return DiT(feat_dim=feat_dim, vocab_size=64, dim=128, depth=2, heads=4, dim_head=32, ff_mult=2,
-               text_dim=64, conv_layers=2, dropout=0.1)
+    return tiny_dit(feat_dim=feat_dim, vocab_size=64, dim=128, depth=2, heads=4, dim_head=32, ff_mult=2,
+                    text_dim=64, conv_layers=2, dropout=0.1)
 
 
 @pytest.mark.parametrize("feat_dim", [100, 64], ids=["mel", "latent"])

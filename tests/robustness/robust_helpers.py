@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from tts.cli import main as cli_main
 from tts.io import read_jsonl
@@ -25,19 +24,9 @@ SR = 24000
 @pytest.fixture(scope="session")
 def f5_model(tmp_path_factory) -> Path:
     """A tiny F5 export dir on mel + a tiny Vocos (max 8 s): built once, copied by tests that damage it."""
-    from tts.f5.dit import DiT
-    from tts.f5.export import F5Model, save
-    from tts.features.vocos import build_vocos, save_vocos_dir, vocos_config
-    from tts.text import Vocab
+    from factories import tiny_f5_export
 
-    root = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    cfg = vocos_config(dim=16, intermediate_dim=32, num_layers=1)
-    vdir = save_vocos_dir(build_vocos(cfg), cfg, root / "vocos")
-    vocab = Vocab()
-    net = DiT(feat_dim=100, vocab_size=len(vocab), dim=32, depth=1, heads=2, dim_head=16, text_dim=16,
-              conv_layers=1, dropout=0.0)  # fmt: skip
-    return Path(save(F5Model(net, vocab, f"mel:vocos={vdir}", 93.75, max_duration_s=8.0), root / "f5"))
+    return tiny_f5_export(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture
