@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 
+from tts import ssl_models
+from tts.ssl_models import ssl_input
 from tts.teacher import load_teacher, parse_spec
 
 CONV_LAYERS = [(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2
@@ -88,7 +90,7 @@ def torchaudio_reference(sd: dict[str, torch.Tensor], large: bool) -> torch.nn.M
 
 @pytest.mark.parametrize("large", [False, True], ids=["base_layout", "large_layout"])
 def test_fairseq2_hubert_restores_a_fairseq_checkpoint_with_identical_outputs(tmp_path, large):
-    from tts.teacher.fairseq2_hubert import load_hubert_encoder
+    from tts.ssl_models import load_hubert_encoder
 
     sd = random_fairseq_hubert(large)
     path = tmp_path / "hubert.pt"
@@ -165,12 +167,12 @@ def test_torchaudio_teacher_last_layer_matches_the_models_own_output(tmp_path, m
     torch.save(sd, path)
     arch = "hubert-large" if large else "hubert-base"
     monkeypatch.setattr(
-        torchaudio.models, torchaudio_ssl.BUILDERS[arch], lambda: torchaudio_reference(sd, large).train()
+        torchaudio.models, ssl_models.BUILDERS[arch], lambda: torchaudio_reference(sd, large).train()
     )
     teacher = torchaudio_ssl.TorchaudioSSLTeacher(arch, str(path), layer=-1)
     ref = torchaudio_reference(sd, large)
     wav = 0.1 * torch.randn(8000)
-    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    x = ssl_input(wav, "cpu", teacher.normalize_input)
     with torch.no_grad():
         feats, _ = ref.feature_extractor(x, None)
         expected = ref.encoder(feats)[0]  # the full encoder forward, final LayerNorm where it belongs
@@ -383,7 +385,7 @@ def test_torchaudio_wavlm_teacher_loads_unispeech_named_weights(tmp_path, monkey
     teacher = torchaudio_ssl.TorchaudioSSLTeacher("wavlm-large", str(path), layer=-1)
     assert teacher.final_layer_norm is not None  # pre-norm: last hidden state after the final LayerNorm
     wav = 0.1 * torch.randn(8000)
-    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    x = ssl_input(wav, "cpu", teacher.normalize_input)
     with torch.no_grad():
         feats, _ = ref.feature_extractor(x, None)
         expected = ref.encoder(feats)[0]
@@ -392,16 +394,16 @@ def test_torchaudio_wavlm_teacher_loads_unispeech_named_weights(tmp_path, monkey
     broken = dict(sd)
     del broken["encoder.layers.1.self_attn.k_proj.weight"]
     torch.save({"model": broken}, tmp_path / "broken.pt")
-    with pytest.raises(CheckpointError, match=r"encoder\.layers\.1\.self_attn\.k_proj\.weight missing"):
-        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "broken.pt")
+    with pytest.raises(CheckpointError, match=r"missing encoder\.layers\.1\.self_attn\.k_proj\.weight$"):
+        ssl_models.load_torchaudio_ssl("wavlm-large", tmp_path / "broken.pt")
     odd = {**sd, "encoder.layers.0.self_attn.foo": torch.zeros(1)}
     torch.save({"model": odd}, tmp_path / "odd.pt")
     with pytest.raises(CheckpointError, match=r"encoder\.layers\.0\.self_attn\.foo"):
-        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "odd.pt")
+        ssl_models.load_torchaudio_ssl("wavlm-large", tmp_path / "odd.pt")
     wrong = {**sd, "encoder.layers.0.self_attn.grep_a": torch.ones(1, 3, 1, 1)}
     torch.save({"model": wrong}, tmp_path / "wrong.pt")
     with pytest.raises(CheckpointError, match="gru_rel_pos_const has shape"):
-        torchaudio_ssl.load_torchaudio_ssl("wavlm-large", tmp_path / "wrong.pt")
+        ssl_models.load_torchaudio_ssl("wavlm-large", tmp_path / "wrong.pt")
 
 
 def huggingface_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -449,7 +451,7 @@ def test_torchaudio_wavlm_teacher_loads_huggingface_named_weights(tmp_path, monk
     monkeypatch.setattr(torchaudio.models, "wavlm_large", lambda: tiny_wavlm(1).train())
     teacher = torchaudio_ssl.TorchaudioSSLTeacher("wavlm-large", str(path), layer=-1)
     wav = 0.1 * torch.randn(8000)
-    x = torchaudio_ssl.ssl_input(wav, "cpu", teacher.normalize_input)
+    x = ssl_input(wav, "cpu", teacher.normalize_input)
     with torch.no_grad():
         feats, _ = ref.feature_extractor(x, None)
         expected = ref.encoder(feats)[0]

@@ -13,9 +13,12 @@ Same math and parameter names as UniSpeech's ``ECAPA_TDNN_SMALL(feat_dim=1024, f
   conv, attentive statistics pooling, BatchNorm, Linear to a 256-dim embedding).
 
 The checkpoint stores the WavLM weights under ``feature_extract.model.*`` with the UniSpeech / s3prl WavLM
-names; ``from_unispeech`` / ``to_unispeech`` convert between those and this module's ``wavlm.*`` names
-(torchaudio's). The architecture sizes are read from the state dict; the conv strides and the relative
-position ``max_distance`` are not stored in it and default to WavLM-large's.
+names (fairseq's); ``from_unispeech`` / ``to_unispeech`` convert between those and this module's ``wavlm.*``
+names (torchaudio's) with the key table of ``tts.ssl_models``. The architecture sizes are read from the
+state dict; the conv strides and the relative position ``max_distance`` are not stored in it and default to
+WavLM-large's.
+Checkpoint problems raise ``tts.errors.CheckpointError`` naming the file and the keys (``WavLMECAPAEncoder``
+in ``tts.bench.similarity`` reports keys and shapes that do not fit as its ``SimilarityError``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.bench.similarity import SimilarityError
+from tts import ssl_models
 from tts.io import CheckpointError, load_checkpoint
 
 WAVLM_LARGE_CONV = ((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2
@@ -235,97 +238,33 @@ class WavLMECAPA(nn.Module):
 
 # ------------------------------------------------------------------------------- checkpoint key names
 
-# (UniSpeech / s3prl WavLM name, torchaudio name) relative to UNI / OURS; {i}: index, {p}: weight|bias.
-_RENAMES = [
-    ("feature_extractor.conv_layers.{i}.0.weight", "feature_extractor.conv_layers.{i}.conv.weight"),
-    ("feature_extractor.conv_layers.{i}.2.1.{p}", "feature_extractor.conv_layers.{i}.layer_norm.{p}"),
-    ("layer_norm.{p}", "encoder.feature_projection.layer_norm.{p}"),
-    ("post_extract_proj.{p}", "encoder.feature_projection.projection.{p}"),
-    ("encoder.pos_conv.0.bias", "encoder.transformer.pos_conv_embed.conv.bias"),
-    ("encoder.pos_conv.0.weight_g", "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0"),
-    ("encoder.pos_conv.0.weight_v", "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original1"),
-    ("encoder.layer_norm.{p}", "encoder.transformer.layer_norm.{p}"),
-    ("encoder.layers.{i}.self_attn.out_proj.{p}", "encoder.transformer.layers.{i}.attention.attention.out_proj.{p}"),
-    ("encoder.layers.{i}.self_attn.relative_attention_bias.weight",
-     "encoder.transformer.layers.{i}.attention.rel_attn_embed.weight"),
-    ("encoder.layers.{i}.self_attn.grep_linear.{p}", "encoder.transformer.layers.{i}.attention.gru_rel_pos_linear.{p}"),
-    ("encoder.layers.{i}.self_attn.grep_a", "encoder.transformer.layers.{i}.attention.gru_rel_pos_const"),
-    ("encoder.layers.{i}.self_attn_layer_norm.{p}", "encoder.transformer.layers.{i}.layer_norm.{p}"),
-    ("encoder.layers.{i}.fc1.{p}", "encoder.transformer.layers.{i}.feed_forward.intermediate_dense.{p}"),
-    ("encoder.layers.{i}.fc2.{p}", "encoder.transformer.layers.{i}.feed_forward.output_dense.{p}"),
-    ("encoder.layers.{i}.final_layer_norm.{p}", "encoder.transformer.layers.{i}.final_layer_norm.{p}"),
-]  # fmt: skip
-# The pos_conv weight norm saved with torch.nn.utils.parametrizations instead of weight_g / weight_v.
-_ALIASES = {
-    "encoder.pos_conv.0.parametrizations.weight.original0": "encoder.pos_conv.0.weight_g",
-    "encoder.pos_conv.0.parametrizations.weight.original1": "encoder.pos_conv.0.weight_v",
-}
-_POS_CONV = OURS + "encoder.transformer.pos_conv_embed.conv."
-_POS_CONV_OLD_WEIGHT_NORM = {
-    _POS_CONV + "parametrizations.weight.original0": _POS_CONV + "weight_g",
-    _POS_CONV + "parametrizations.weight.original1": _POS_CONV + "weight_v",
-}
-_QKV = "encoder.layers.{i}.self_attn.{q}_proj.{p}"
-_IN_PROJ = "encoder.transformer.layers.{i}.attention.attention.in_proj_{p}"
-
-
-def _pattern(template: str) -> re.Pattern:
-    pat = re.escape(template)
-    for field, group in (("i", r"\d+"), ("p", "weight|bias"), ("q", "[qkv]")):
-        pat = pat.replace(re.escape("{" + field + "}"), f"(?P<{field}>{group})")
-    return re.compile(pat)
-
-
-_TO_OURS = [(_pattern(uni), ours) for uni, ours in _RENAMES]
-_TO_UNI = [(_pattern(ours), uni) for uni, ours in _RENAMES]
-_QKV_RE, _IN_PROJ_RE = _pattern(_QKV), _pattern(_IN_PROJ)
-
-
-def _rename(name: str, rules: list[tuple[re.Pattern, str]]) -> str | None:
-    for pattern, template in rules:
-        m = pattern.fullmatch(name)
-        if m:
-            return template.format(**m.groupdict())
-    return None
-
 
 def from_unispeech(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """UniSpeech / s3prl key names (``feature_extract.model.*``) -> this module's (``wavlm.*``, torchaudio's).
 
-    The q/k/v projections are concatenated into ``in_proj``; ``mask_emb`` and ``loss_calculator.*`` are
+    The WavLM names are fairseq's (``tts.ssl_models.rename``): the q/k/v projections are concatenated into
+    ``in_proj`` (a layer missing one of them gets none); ``mask_emb`` and ``loss_calculator.*`` are
     dropped; a key that matches no rule keeps its name (and so is reported as unexpected by a strict load).
     The ECAPA keys are the same in both.
     """
-    out: dict[str, torch.Tensor] = {}
-    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
-    for key, value in state.items():
-        if key in UNUSED_KEYS or key.startswith(UNUSED_PREFIXES):
-            continue
-        if not key.startswith(UNI):
-            out[key] = value
-            continue
-        name = _ALIASES.get(key[len(UNI) :], key[len(UNI) :])
-        m = _QKV_RE.fullmatch(name)
-        if m:
-            qkv.setdefault((m["i"], m["p"]), {})[m["q"]] = value
-            continue
-        new = _rename(name, _TO_OURS)
-        out[OURS + new if new is not None else key] = value
-    for (i, p), parts in qkv.items():
-        if set(parts) == {"q", "k", "v"}:  # else in_proj stays missing (reported by its absent parts)
-            out[OURS + _IN_PROJ.format(i=i, p=p)] = torch.cat([parts["q"], parts["k"], parts["v"]])
+    upstream = {k[len(UNI) :]: v for k, v in state.items() if k.startswith(UNI) and k not in UNUSED_KEYS}
+    renamed, unknown = ssl_models.rename(upstream, "fairseq", "torchaudio", wavlm=True)
+
+    def kept(key: str) -> bool:
+        return key[len(UNI) :] in unknown if key.startswith(UNI) else not key.startswith(UNUSED_PREFIXES)
+
+    out = {k: v for k, v in state.items() if kept(k)}  # the checkpoint's order: unexpected keys listed in it
+    out.update({OURS + k: v for k, v in renamed.items()})
     return out
 
 
 def to_unispeech(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Inverse of ``from_unispeech`` (without the unused keys): this module's names -> UniSpeech's."""
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        names = unispeech_names(key)
-        if len(names) == 3:  # in_proj -> q, k, v
-            out.update(zip(names, (part.clone() for part in value.chunk(3)), strict=True))
-        else:
-            out[names[0]] = value
+    ours = {k[len(OURS) :]: v for k, v in state.items() if k.startswith(OURS)}
+    renamed, unknown = ssl_models.rename(ours, "torchaudio", "fairseq", wavlm=True)
+    out = {k: v for k, v in state.items() if not k.startswith(OURS)}
+    out.update({UNI + k: v for k, v in renamed.items()})
+    out.update({OURS + k: v for k, v in unknown.items()})
     return out
 
 
@@ -333,12 +272,8 @@ def unispeech_names(key: str) -> list[str]:
     """The UniSpeech checkpoint name(s) of one of this module's keys (in_proj: its q, k and v)."""
     if not key.startswith(OURS):
         return [key]
-    name = key[len(OURS) :]
-    m = _IN_PROJ_RE.fullmatch(name)
-    if m:
-        return [UNI + _QKV.format(i=m["i"], q=q, p=m["p"]) for q in "qkv"]
-    new = _rename(name, _TO_UNI)
-    return [UNI + new] if new is not None else [key]
+    names = ssl_models.names(key[len(OURS) :], "torchaudio", "fairseq", wavlm=True)
+    return [UNI + n for n in names] if names else [key]
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -369,7 +304,7 @@ def infer_config(
     if n_conv:
         strides = tuple(conv_strides) if conv_strides is not None else tuple(s for _, _, s in c.conv_layers)
         if len(strides) != n_conv:
-            raise SimilarityError(
+            raise CheckpointError(
                 f"the checkpoint has {n_conv} WavLM conv layers but {len(strides)} conv strides are configured"
             )
         convs = []
@@ -435,11 +370,6 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _few(names: Sequence[str], n: int = 6) -> str:
-    more = f" ... ({len(names)} in all)" if len(names) > n else ""
-    return ", ".join(names[:n]) + more
-
-
 def build_from_state(
     state: dict[str, torch.Tensor],
     conv_strides: Sequence[int] | None = None,
@@ -449,25 +379,10 @@ def build_from_state(
     """A ``WavLMECAPA`` (eval mode, CPU) strictly loaded from a UniSpeech-named state dict."""
     mapped = from_unispeech(state)
     model = WavLMECAPA(infer_config(mapped, conv_strides, max_distance))
-    expected = model.state_dict()
-    for old, new in _POS_CONV_OLD_WEIGHT_NORM.items():  # torchaudio built with the old weight_norm API
-        if new in expected and old in mapped:
-            mapped[new] = mapped.pop(old)
-    missing = [k for k in expected if k not in mapped]
-    unexpected = [k for k in mapped if k not in expected]
-    if missing or unexpected:
-        missing_names = [n for k in missing for n in unispeech_names(k) if n not in state]
-        parts = [f"missing {_few(missing_names)}"] if missing else []
-        parts += [f"unexpected {_few(unexpected)}"] if unexpected else []
-        raise SimilarityError(
-            f"{source} is not a UniSpeech ECAPA_TDNN_SMALL(feat_type='wavlm_large') state dict: "
-            + "; ".join(parts)
-        )
-    try:
-        model.load_state_dict(mapped, strict=True)
-    except RuntimeError as e:  # shape mismatches
-        raise SimilarityError(f"{source}: {e}") from e
-    return model.eval()
+    return ssl_models.load_strict(
+        model, mapped, source=source, what="a UniSpeech ECAPA_TDNN_SMALL(feat_type='wavlm_large') state dict",
+        checkpoint_names=unispeech_names, checkpoint_keys=state,
+    )  # fmt: skip
 
 
 def config_dict(config: WavLMECAPAConfig) -> dict:

@@ -25,7 +25,7 @@ import torch
 
 from tts.audio import as_mono_float32
 from tts.errors import TTSError
-from tts.io import load_checkpoint, sha256_file
+from tts.io import CheckpointError, load_checkpoint, sha256_file
 
 RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
@@ -119,7 +119,10 @@ class WavLMECAPAEncoder:
 
         path = Path(checkpoint)
         state = read_checkpoint(path)  # CheckpointError if missing, truncated or not weights-only
-        model = build_from_state(state, conv_strides, max_distance, source=str(path))
+        try:  # keys or shapes that do not fit the WavLM-ECAPA model
+            model = build_from_state(state, conv_strides, max_distance, source=str(path))
+        except CheckpointError as e:
+            raise SimilarityError(str(e)) from e
         del state
         self.model = model.to(device).eval()
         self.device = torch.device(device)

@@ -1,5 +1,9 @@
 """Frozen speech teachers for the semantic-alignment loss.
 
+Holds the spec parser and ``load_teacher`` (here), one module per teacher (``whisper.py``,
+``torchaudio_ssl.py``, ``fairseq2_hubert.py``; the SSL checkpoints themselves are read, renamed and built by
+``tts.ssl_models``) and ``extract.py`` (``tts extract teacher``: cache teacher features on a CutSet).
+
 ``load_teacher(spec) -> Teacher``. A Teacher has ``sample_rate`` (16000), ``frame_rate`` (Hz), ``dim``,
 ``name`` and ``__call__(wavs: list[Tensor (T,)]) -> list[Tensor (N, dim)]`` (float32, CPU).
 
@@ -33,20 +37,6 @@ class Teacher(Protocol):
     dim: int
 
     def __call__(self, wavs: list[torch.Tensor]) -> list[torch.Tensor]: ...
-
-
-SSL_MIN_SAMPLES = 400  # the wav2vec2/HuBERT conv front end needs at least one 25 ms receptive field
-
-
-def ssl_input(wav: torch.Tensor, device: torch.device | str, normalize: bool) -> torch.Tensor:
-    """(T,) -> (1, max(T, 400)) float on ``device``, zero-padded; zero-mean unit-variance when ``normalize``
-    (the large HuBERT/WavLM checkpoints were trained on normalized waveforms)."""
-    x = wav.float().to(device)
-    if x.shape[0] < SSL_MIN_SAMPLES:
-        x = torch.nn.functional.pad(x, (0, SSL_MIN_SAMPLES - x.shape[0]))
-    if normalize:
-        x = (x - x.mean()) / (x.std() + 1e-7)
-    return x[None]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
