@@ -566,7 +566,7 @@ def vae_speed(cfg: dict) -> dict:
 
     def trainer(batches: int, callbacks: list) -> L.Trainer:
         return L.Trainer(accelerator="gpu" if dev == "cuda" else "cpu", devices=1, precision=precision,
-                         max_steps=2 * batches, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         max_steps=batches, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
                          callbacks=callbacks)
 

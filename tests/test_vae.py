@@ -154,29 +154,33 @@ def test_plain_vae_builds_no_projector_and_needs_no_teacher(monkeypatch):
     assert module.alignment is None
     assert not any(name.startswith("alignment") for name, _ in module.named_parameters())
     loader = DataLoader([{"wav": 0.1 * torch.randn(4000)}], batch_size=1)
-    trainer(max_steps=2).fit(module, loader)
+    trainer(max_steps=1).fit(module, loader)
+    no_gan = tiny_module(semantic_weight=0.0, adversarial_weight=0.0, feature_matching_weight=0.0)
+    trainer(max_steps=1).fit(no_gan, loader)  # no discriminator: no discriminator optimizer
+    assert no_gan.discriminator is None and len(no_gan.trainer.optimizers) == 1
 
 
 def test_training_step_updates_and_logs_every_loss():
     module = tiny_module()
     before = {k: v.clone() for k, v in module.state_dict().items()}
-    t = trainer(max_steps=4)
+    t = trainer(max_steps=2)  # steps count batches: the discriminator step is not counted
     t.fit(module, batches(2))
-    assert t.global_step == 4 and module.batch_step == 2
+    assert t.global_step == 2 and module.batch_step == 2
     for name in ("mel", "kl", "semantic", "adv", "feature_matching"):
         assert torch.isfinite(t.callback_metrics[f"train/{name}_loss"])
     assert "train/disc_loss" in t.callback_metrics
     changed = [k for k, v in module.state_dict().items() if not torch.equal(v, before[k])]
-    assert any(k.startswith("vae.encoder") for k in changed)
+    assert any(k.startswith("generator.encoder") for k in changed)
+    assert any(k.startswith("loss.alignment") for k in changed)
     assert any(k.startswith("discriminator") for k in changed)
 
 
 def test_gan_warmup_keeps_the_discriminator_frozen():
     module = tiny_module(gan_start_step=100)
     disc_before = {k: v.clone() for k, v in module.discriminator.state_dict().items()}
-    t = trainer(max_steps=4)
+    t = trainer(max_steps=2)
     t.fit(module, batches(2))
-    assert t.global_step == 4
+    assert t.global_step == 2
     assert all(torch.equal(v, disc_before[k]) for k, v in module.discriminator.state_dict().items())
     assert "train/adv_loss" not in t.callback_metrics
 
@@ -194,7 +198,7 @@ def test_nan_loss_step_is_skipped_and_counted():
 
 def test_export_and_load_round_trip_give_identical_decode(tmp_path):
     module = tiny_module()
-    t = trainer(max_steps=2)
+    t = trainer(max_steps=1)
     t.fit(module, batches(1))
     ckpt = tmp_path / "vae.ckpt"
     t.save_checkpoint(ckpt)
@@ -271,7 +275,7 @@ def test_validation_logs_audio_and_mel_images_to_tensorboard(tmp_path):
     t = L.Trainer(
         accelerator="cpu",
         logger=logger,
-        max_steps=2,
+        max_steps=1,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -302,7 +306,7 @@ def test_teacher_features_are_computed_online_when_the_batch_has_none(monkeypatc
 
     monkeypatch.setattr(tts.teacher, "load_teacher", lambda spec: FakeTeacher())
     module = tiny_module(teacher="fake")
-    t = trainer(max_steps=2)
+    t = trainer(max_steps=1)
     t.fit(module, DataLoader([{"wav": 0.1 * torch.randn(4000)}], batch_size=1))
     assert calls == [1] and torch.isfinite(t.callback_metrics["train/semantic_loss"])
 
@@ -387,7 +391,7 @@ def test_feature_maps_exclude_the_logits_and_keep_every_band_conv():
 
 def test_discriminator_lr_decays_only_while_the_discriminator_trains():
     module = tiny_module(gan_start_step=1, lr_decay=0.5)
-    t = trainer(max_steps=6)
+    t = trainer(max_steps=3)
     t.fit(module, batches(3))
     sched_g, sched_d = module.lr_schedulers()
     assert sched_g.last_epoch == 3 and sched_d.last_epoch == 2  # batches 1 and 2 trained the discriminator
@@ -395,7 +399,7 @@ def test_discriminator_lr_decays_only_while_the_discriminator_trains():
 
 def test_generator_ema_is_updated_exported_and_resumed(tmp_path):
     module = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
-    t = trainer(max_steps=4)
+    t = trainer(max_steps=2)
     t.fit(module, batches(2))
     assert int(module.ema.step) == 2  # one update per generator step
     ema_state, online = module.ema.ema_model.state_dict(), module.vae.state_dict()
@@ -410,15 +414,50 @@ def test_generator_ema_is_updated_exported_and_resumed(tmp_path):
     assert all(torch.equal(v, ema_state[k]) for k, v in load(ckpt).state_dict().items())
     # resume: the EMA and its step counter continue from the checkpoint
     resumed = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
-    t2 = trainer(max_steps=8)
+    t2 = trainer(max_steps=4)
     t2.fit(resumed, batches(2), ckpt_path=ckpt)
     assert int(resumed.ema.step) == 4
 
 
 def test_checkpoint_without_ema_resumes_into_an_ema_run(tmp_path):
-    t = trainer(max_steps=2)
+    t = trainer(max_steps=1)
     t.fit(tiny_module(ema=False), batches(1))
     t.save_checkpoint(tmp_path / "old.ckpt")
     module = tiny_module()
-    trainer(max_steps=4).fit(module, batches(1), ckpt_path=tmp_path / "old.ckpt")
+    trainer(max_steps=2).fit(module, batches(1), ckpt_path=tmp_path / "old.ckpt")
     assert int(module.ema.step) == 1
+
+
+def legacy_vae_checkpoint(ckpt: dict) -> dict:
+    """A checkpoint as VAEModule wrote it before ``tts.gan.GANModule`` (checked against one written by that
+    code): modules ``vae.`` / ``alignment.`` / ``mel_loss.`` and ``global_step`` = 2 per batch."""
+    from tts.gan import rename_keys
+
+    old = {k: v for k, v in ckpt.items() if k != "gan_trainer"}
+    old["state_dict"] = rename_keys(
+        ckpt["state_dict"], (("generator.", "vae."), ("loss.alignment.", "alignment."), ("loss.mel.", "mel_loss."))
+    )
+    assert {k.split(".")[0] for k in old["state_dict"]} == {"vae", "alignment", "mel_loss", "discriminator", "ema"}
+    progress = old["loops"]["fit_loop"]["epoch_loop.manual_optimization.optim_step_progress"]
+    for part in progress.values():
+        part.update({k: 2 * v for k, v in part.items()})
+    old["global_step"] = 2 * ckpt["global_step"]
+    return old
+
+
+def test_checkpoint_of_the_pre_gan_module_trainer_loads_exports_and_resumes(tmp_path):
+    module = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
+    t = trainer(max_steps=2)
+    t.fit(module, batches(2))
+    t.save_checkpoint(tmp_path / "new.ckpt")
+    torch.save(legacy_vae_checkpoint(torch.load(tmp_path / "new.ckpt", weights_only=False)), tmp_path / "old.ckpt")
+    for weights in ("ema", "online"):
+        new, old = load(tmp_path / "new.ckpt", weights=weights), load(tmp_path / "old.ckpt", weights=weights)
+        assert all(torch.equal(v, new.state_dict()[k]) for k, v in old.state_dict().items())
+    exported = load(export(tmp_path / "old.ckpt", tmp_path / "export"))
+    assert all(torch.equal(v, module.ema.ema_model.state_dict()[k]) for k, v in exported.state_dict().items())
+    resumed = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
+    t2 = trainer(max_steps=3)  # 2 batches in the old checkpoint (its global_step 4) + 1
+    t2.fit(resumed, batches(2), ckpt_path=tmp_path / "old.ckpt")
+    assert t2.global_step == 3 and int(resumed.ema.step) == 3
+    assert [s.last_epoch for s in resumed.lr_schedulers()] == [3, 3]

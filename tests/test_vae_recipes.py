@@ -51,7 +51,7 @@ def one_step(module: VAEModule, crop_samples: int, teacher_dim: int | None) -> L
         item["teacher_lens"] = torch.tensor(crop_samples // 320)
     trainer = L.Trainer(
         accelerator="cpu",
-        max_steps=2,
+        max_steps=1,  # one batch (steps count batches)
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -97,7 +97,7 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
     assert cli.datamodule.hparams.crop_seconds == 0.5
     assert (cli.datamodule.hparams.teacher_key == "teacher") == semantic
     trainer = one_step(module, 8000, hp.teacher_dim if semantic else None)
-    assert trainer.global_step == 2
+    assert trainer.global_step == 1  # one batch: the discriminator step is not counted
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
 
 
@@ -160,7 +160,7 @@ def test_smoke_recipe_trains_from_cached_teacher_features(tmp_path, tiny_corpus)
             "--trainer.enable_progress_bar=false",
         ],
     )
-    assert cli.trainer.global_step == 4
+    assert cli.trainer.global_step == 2  # the recipe's max_steps: 2 batches
     ckpt = cli.trainer.checkpoint_callback.best_model_path or cli.trainer.checkpoint_callback.last_model_path
     vae = load(export(ckpt, tmp_path / "export"))
     with torch.no_grad():

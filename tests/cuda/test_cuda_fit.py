@@ -95,8 +95,8 @@ def _cuts(kind: str, data: dict, device: str) -> tuple[Path, Path]:
     return base / "train" / "cuts.jsonl.gz", base / "dev" / "cuts.jsonl.gz"
 
 
-RECIPES = {  # recipe -> (data, extra overrides, optimizer steps per batch)
-    "vae_semantic": ("teacher", [], 2),
+RECIPES = {  # recipe -> (data, extra overrides, global steps per batch)
+    "vae_semantic": ("teacher", [], 1),
     "vocos": ("corpus", [], 2),
     "f5_mel": ("mel", [], 1),
     "f5_latent": ("latent", [], 1),

@@ -45,7 +45,9 @@ def load_checkpoint_parts(ckpt_path: str | Path, weights: str = "ema") -> tuple[
             f"{ckpt_path}: not a tts.vae.module.VAEModule checkpoint (no encoder/decoder hyper-parameters)"
         )
     has_ema = any(k.startswith(EMA_PREFIX) for k in ckpt["state_dict"])
-    prefix = EMA_PREFIX if weights == "ema" and has_ema else "vae."
+    # the online VAE: "generator." (tts.gan.GANModule), "vae." in checkpoints written before it
+    online = "generator." if any(k.startswith("generator.") for k in ckpt["state_dict"]) else "vae."
+    prefix = EMA_PREFIX if weights == "ema" and has_ema else online
     config = {
         "encoder": hparams["encoder"],
         "decoder": hparams["decoder"],

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tts.gan import GANLoss
+
 
 class MultiScaleMelLoss(nn.Module):
     """L1 between log10 mel spectrograms at several resolutions (DAC settings): (B, T), (B, T) -> scalar.
@@ -150,3 +152,88 @@ class SemanticAlignment(nn.Module):
         cos = F.cosine_similarity(z, target, dim=1, eps=1e-6)  # (B, N)
         mask = lengths_to_mask(valid, n_latent).to(cos.dtype)
         return ((1 - cos) * mask).sum() / mask.sum()
+
+
+class VAELoss(GANLoss):
+    """The VAE's GAN losses (Semantic-VAE): weighted mel + KL (+ semantic alignment) + LSGAN + feature matching.
+
+    ``semantic_weight=0``: the plain VAE (no projector, no teacher). ``teacher``: an optional teacher spec
+    computed online when a batch has no cached "teacher" features. Log names: ``train/{name}_loss``,
+    ``train/loss`` (the weighted total), ``train/disc_loss``, ``train/logvar_mean``.
+    """
+
+    prog_bar = ("train/loss", "train/disc_loss", "train/mel_loss", "train/semantic_loss")
+
+    def __init__(
+        self,
+        sample_rate: int,
+        latent_dim: int,
+        hop_length: int,
+        mel_weight: float = 15.0,
+        feature_matching_weight: float = 2.0,
+        adversarial_weight: float = 1.0,
+        kl_weight: float = 0.01,
+        semantic_weight: float = 1.0,
+        teacher_dim: int = 384,
+        semantic_hidden_dim: int = 128,
+        teacher: str | None = None,
+        mel_window_lengths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048),
+        mel_n_mels: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320),
+    ):
+        super().__init__()
+        self.weights = {
+            "mel": mel_weight,
+            "kl": kl_weight,
+            "semantic": semantic_weight,
+            "adv": adversarial_weight,
+            "feature_matching": feature_matching_weight,
+        }
+        self.hop_length = hop_length
+        self.teacher_spec = teacher
+        self.mel = MultiScaleMelLoss(sample_rate, tuple(mel_window_lengths), tuple(mel_n_mels))
+        self.alignment = (
+            SemanticAlignment(teacher_dim, latent_dim, semantic_hidden_dim) if semantic_weight > 0 else None
+        )
+        self._teacher = None
+
+    def teacher_features(self, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if "teacher" in batch:
+            return batch["teacher"], batch.get("teacher_lens")
+        if self.teacher_spec is None:
+            raise ValueError(
+                "semantic_weight > 0 but the batch has no 'teacher' features: set data.init_args.teacher_key "
+                "to the cached teacher key (tts extract teacher), or model.init_args.teacher to a teacher spec."
+            )
+        if self._teacher is None:
+            from tts.teacher import load_teacher
+
+            self._teacher = load_teacher(self.teacher_spec)
+        feats = self._teacher([w.float().cpu() for w in batch["wav"]])
+        lens = torch.tensor([f.shape[0] for f in feats], device=device)
+        padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(device)
+        return padded, lens
+
+    def discriminator_loss(self, discriminator, real, fake):
+        real_logits, _ = discriminator(real)
+        fake_logits, _ = discriminator(fake)
+        loss = discriminator_loss(real_logits, fake_logits)
+        return loss, {"train/disc_loss": loss}
+
+    def generator_loss(self, discriminator, batch, real, fake, out):
+        losses = {"mel": self.mel(fake, real), "kl": kl_loss(out["mean"], out["logvar"])}
+        if self.alignment is not None:
+            teacher, teacher_lens = self.teacher_features(batch, real.device)
+            latent_lens = None
+            if "wav_lens" in batch:
+                latent_lens = torch.ceil(batch["wav_lens"].float() / self.hop_length).long()
+            losses["semantic"] = self.alignment(out["z"], teacher, teacher_lens, latent_lens)
+        if discriminator is not None:
+            fake_logits, fake_fmaps = discriminator(fake)
+            with torch.no_grad():
+                _, real_fmaps = discriminator(real)
+            losses["adv"] = generator_adversarial_loss(fake_logits)
+            losses["feature_matching"] = feature_matching_loss(real_fmaps, fake_fmaps)
+        total = sum(self.weights[k] * v for k, v in losses.items())
+        logs = {"train/loss": total, **{f"train/{k}_loss": v for k, v in losses.items()}}
+        logs["train/logvar_mean"] = out["logvar"].float().mean()
+        return total, logs
