@@ -104,11 +104,13 @@ def make_batches(data: list[dict], batch_frames: int) -> list[dict]:
 
 
 def build(size: str, seed: int):
+    from tts.f5.dit import DiTConfig
     from tts.f5.module import F5Module
 
     torch.manual_seed(seed)
-    module = F5Module(space="mel", conditioning="aligned", alignment="phoneme", dropout=0.0, lr=1e-3,
-                      warmup_steps=10, **SIZES[size])  # fmt: skip
+    dit = {k: v for k, v in SIZES[size].items() if k != "duration_dim"}
+    module = F5Module(space="mel", conditioning="aligned", alignment="phoneme", dit=DiTConfig(**dit, dropout=0.0),
+                      lr=1e-3, warmup_steps=10, duration_dim=SIZES[size]["duration_dim"])  # fmt: skip
     opt = module.configure_optimizers()["optimizer"]
     return module, opt
 

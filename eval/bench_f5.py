@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="eval/reports/bench_f5")
     p.add_argument("--vocos", help="Vocos dir/ckpt for the mel decoder (default: random demo-size)")
     p.add_argument("--vae", help="VAE export dir/ckpt for the latent decoder (default: random demo-size)")
-    p.add_argument("--dit-recipe", default="recipes/demo/f5_mel.yaml", help="DiT size (model.init_args)")
+    p.add_argument("--dit-recipe", default="recipes/demo/f5_mel.yaml", help="DiT size (model.init_args.dit)")
     p.add_argument("--nfe", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on a shared machine)")
     p.add_argument("--device", default="cpu", help="torch device of both parts, e.g. cuda (default cpu)")
@@ -458,9 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps((worker_ours if args.worker == "ours" else worker_reference)(cfg)))
         return 0
 
-    init = _recipe_args(ROOT / args.dit_recipe)
-    keys = ("dim", "depth", "heads", "dim_head", "ff_mult", "text_dim", "conv_layers", "dropout")
-    dit = {k: init[k] for k in keys if k in init}
+    from tts.f5.dit import DiTConfig
+
+    config = DiTConfig.from_dict(_recipe_args(ROOT / args.dit_recipe).get("dit", {}), args.dit_recipe)
+    dit = {k: v for k, v in config.network_args().items() if k not in ("feat_dim", "vocab_size")}
     report = {
         "command": "python eval/bench_f5.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),

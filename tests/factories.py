@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# the smallest DiT the tests train and sample: one block, 2 heads of 16, width 32
+# the smallest DiT the tests train and sample: one block, 2 heads of 16, width 32 (tts.f5.dit.DiTConfig fields)
 TINY_DIT = dict(dim=32, depth=1, heads=2, dim_head=16, text_dim=16, conv_layers=1, dropout=0.0)
 # F5Module's training settings for tiny runs (warm-up of 2 steps, an EMA updated every step)
 TINY_F5_TRAINING = dict(warmup_steps=2, ema_update_after_step=0, ema_update_every=1)
@@ -25,9 +25,10 @@ def tiny_dit(feat_dim: int = 8, vocab_size: int = 20, **overrides):
 
 def tiny_f5_module(**overrides):
     """``tts.f5.module.F5Module`` on mel with the ``TINY_DIT`` network and ``TINY_F5_TRAINING``."""
+    from tts.f5.dit import DiTConfig
     from tts.f5.module import F5Module
 
-    return F5Module(**{"space": "mel", **TINY_DIT, **TINY_F5_TRAINING, **overrides})
+    return F5Module(**{"space": "mel", "dit": DiTConfig(**TINY_DIT), **TINY_F5_TRAINING, **overrides})
 
 
 def tiny_vocos():

@@ -9,10 +9,11 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
-from factories import tiny_f5_module
+from factories import TINY_DIT, tiny_f5_module
 from torch.utils.data import DataLoader
 
 from tts.f5 import export, load
+from tts.f5.dit import DiTConfig
 from tts.f5.module import F5Module, encode_texts, warmup_linear_decay
 from tts.text import Vocab
 
@@ -144,20 +145,24 @@ def test_old_fixed_decay_checkpoint_is_migrated(tmp_path):
 
 def _instantiate(spec: dict):
     module, name = spec["class_path"].rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(**spec.get("init_args", {}))
+    init = dict(spec.get("init_args", {}))
+    if "dit" in init:  # as LightningCLI builds the recipe's dit block (tests/test_recipes.py)
+        init["dit"] = DiTConfig(**init["dit"])
+    return getattr(importlib.import_module(module), name)(**init)
 
 
 @pytest.mark.parametrize("recipe", ["f5/mel_small.yaml", "f5/latent_small.yaml"])
 def test_paper_recipe_instantiates_and_trains_one_step(recipe):
     cfg = yaml.safe_load((ROOT / "recipes" / recipe).read_text())
     init = cfg["model"]["init_args"]
+    dit = init["dit"]
     assert (
-        init["dim"],
-        init["depth"],
-        init["heads"],
-        init["ff_mult"],
-        init["text_dim"],
-        init["conv_layers"],
+        dit["dim"],
+        dit["depth"],
+        dit["heads"],
+        dit["ff_mult"],
+        dit["text_dim"],
+        dit["conv_layers"],
     ) == (768, 18, 12, 2, 512, 4)
     assert init["lr"] == 7.5e-5 and init["warmup_steps"] == 20000
     tr = cfg["trainer"]
@@ -175,3 +180,78 @@ def test_paper_recipe_instantiates_and_trains_one_step(recipe):
     loss.backward()
     opt.step()
     assert torch.isfinite(loss)
+
+
+# The DiT's state_dict keys (depth 1, conv_layers 1) and an export's config.json as this code has written
+# them since the first export: models exported or checkpointed before tts.f5.dit.DiTConfig and
+# tts.f5.fastpath existed must keep loading.
+OLD_KEYS = [
+    "time_embed.mlp.0.weight", "time_embed.mlp.0.bias", "time_embed.mlp.2.weight", "time_embed.mlp.2.bias",
+    "text_encoder.embed.weight", "text_encoder.blocks.0.dwconv.weight", "text_encoder.blocks.0.dwconv.bias",
+    "text_encoder.blocks.0.norm.weight", "text_encoder.blocks.0.norm.bias", "text_encoder.blocks.0.pwconv1.weight",
+    "text_encoder.blocks.0.pwconv1.bias", "text_encoder.blocks.0.grn.gamma", "text_encoder.blocks.0.grn.beta",
+    "text_encoder.blocks.0.pwconv2.weight", "text_encoder.blocks.0.pwconv2.bias", "input_proj.weight",
+    "input_proj.bias", "conv_pos.conv1.weight", "conv_pos.conv1.bias", "conv_pos.conv2.weight",
+    "conv_pos.conv2.bias", "blocks.0.modulation.1.weight", "blocks.0.modulation.1.bias",
+    "blocks.0.attn.to_qkv.weight", "blocks.0.attn.to_qkv.bias", "blocks.0.attn.to_out.weight",
+    "blocks.0.attn.to_out.bias", "blocks.0.ff.0.weight", "blocks.0.ff.0.bias", "blocks.0.ff.3.weight",
+    "blocks.0.ff.3.bias", "modulation_out.1.weight", "modulation_out.1.bias", "proj_out.weight", "proj_out.bias",
+]  # fmt: skip
+OLD_NETWORK = {"feat_dim": 100, "vocab_size": len(Vocab()), "dim": 32, "depth": 1, "heads": 2, "dim_head": 16,
+               "ff_mult": 2.0, "text_dim": 16, "conv_layers": 1, "dropout": 0.0, "null_text": "f5"}  # fmt: skip
+OLD_CONFIG = {"network": OLD_NETWORK, "space": "mel", "frame_rate": 93.75, "max_duration_s": 30.0}
+
+
+def test_models_written_before_the_dit_config_still_load(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from tts.f5.dit import DiT
+    from tts.io import CheckpointError
+
+    for fast in (True, False):
+        assert list(DiT(**OLD_NETWORK, fast=fast).state_dict()) == OLD_KEYS
+    shapes = {k: v.shape for k, v in DiT(**OLD_NETWORK).state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(shapes[k], generator=g) * 0.1 for k in OLD_KEYS}
+    vocab = Vocab()
+    old = tmp_path / "old_export"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps(OLD_CONFIG))
+    save_file(state, old / "model.safetensors")
+    vocab.save(old / "vocab.json")
+    model = load(old)
+    assert model.net.args == OLD_NETWORK
+    for k, v in model.net.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    # a Lightning checkpoint of then: flat DiT hyper-parameters, the online and the EMA DiT
+    hparams = {"space": "mel", **{k: v for k, v in OLD_NETWORK.items() if k not in ("feat_dim", "vocab_size")}}
+    weights = {**{f"cfm.net.{k}": v for k, v in state.items()}, **{f"ema.ema_model.{k}": v for k, v in state.items()}}
+    ckpt = {"state_dict": {**weights, "ema.step": torch.tensor(2), "ema.initted": torch.tensor(True)},
+            "global_step": 2, "vocab": vocab.to_dict(), "f5_config": OLD_CONFIG, "hyper_parameters": hparams}  # fmt: skip
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    x, cond, t = torch.randn(1, 20, 100), torch.randn(1, 20, 100), torch.tensor([0.4])
+    text = encode_texts(vocab, ["Hello."])
+    with torch.no_grad():
+        torch.testing.assert_close(load(tmp_path / "old.ckpt").net(x, cond, text, t), model.net(x, cond, text, t))
+    assert json.loads((export(tmp_path / "old.ckpt", tmp_path / "re") / "config.json").read_text()) == OLD_CONFIG
+    # training resumes from it with the recipe's dit block
+    dit = DiTConfig(**{k: v for k, v in hparams.items() if k != "space"})
+    module = F5Module(space="mel", dit=dit)
+    module.on_load_checkpoint(ckpt)
+    module.load_state_dict(ckpt["state_dict"])  # strict: the same keys
+    # an unknown network key is refused by name
+    (old / "config.json").write_text(json.dumps({**OLD_CONFIG, "network": {**OLD_NETWORK, "depht": 1}}))
+    with pytest.raises(CheckpointError, match="depht"):
+        load(old)
+
+
+def test_dit_config_sizes_come_from_space_and_vocab():
+    model = tiny_f5_module()
+    assert model.cfm.net.config.feat_dim == 100 and model.cfm.net.config.vocab_size == len(model.vocab)
+    # plain data in checkpoints (weights_only loads)
+    assert model.hparams["dit"] == {**TINY_DIT, "ff_mult": 2.0, "null_text": "f5", "feat_dim": None,
+                                    "vocab_size": None, "fast": True}  # fmt: skip
+    with pytest.raises(ValueError, match="dit.feat_dim is 64"):
+        F5Module(space="mel", dit=DiTConfig(feat_dim=64, dim=32, depth=1, heads=2, dim_head=16, text_dim=16))

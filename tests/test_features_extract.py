@@ -69,7 +69,9 @@ def test_smoke_recipe_trains_on_extracted_features(tmp_path):
         module, name = spec["class_path"].rsplit(".", 1)
         return getattr(importlib.import_module(module), name)(**args)
 
-    model = build(cfg["model"], cfg["model"]["init_args"])
+    from tts.f5.dit import DiTConfig
+
+    model = build(cfg["model"], {**cfg["model"]["init_args"], "dit": DiTConfig(**cfg["model"]["init_args"]["dit"])})
     data = build(cfg["data"], data_args)
     trainer = pl.Trainer(
         **{

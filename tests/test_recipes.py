@@ -20,6 +20,32 @@ def test_recipe_validates(recipe, capsys):
     assert config["data"]["class_path"].startswith("tts.")
 
 
+def test_recipe_dit_block_is_checked_key_by_key(tmp_path, capsys):
+    """The DiT's hyper-parameters are one typed block (tts.f5.dit.DiTConfig): a misspelt key, or a DiT key
+    left at the old flat place, is refused by name."""
+    root = Path(__file__).parent.parent
+    cfg = yaml.safe_load((root / "recipes" / "smoke" / "f5_mel.yaml").read_text())
+    assert set(cfg["model"]["init_args"]["dit"]) >= {"dim", "depth", "heads", "text_dim", "dropout"}
+    for name, change in (
+        ("misspelt", lambda init: init["dit"].update(depht=3)),
+        ("flat", lambda init: init.update(depth=3)),
+    ):
+        bad = yaml.safe_load((root / "recipes" / "smoke" / "f5_mel.yaml").read_text())
+        change(bad["model"]["init_args"])
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(SystemExit) as exit_info:
+            lightning_cli(["fit", "-c", str(path), "--print_config"])
+        assert exit_info.value.code not in (0, None)
+        err = capsys.readouterr().err
+        assert ("depht" if name == "misspelt" else "depth") in err, err
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_cli(["fit", "-c", str(root / "recipes" / "smoke" / "f5_mel.yaml"), "--print_config",
+                       "--model.init_args.dit.null_text=none"])  # fmt: skip
+    assert exit_info.value.code not in (0, None)
+    assert "null_text" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("scale", ["smoke", "demo", "cpu", "mini"])
 def test_pipeline_names_existing_recipes_and_spec(scale):
     root = Path(__file__).parent.parent
@@ -38,7 +64,9 @@ def test_cpu_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget():
     recipes = {n: yaml.safe_load((root / pipeline["train"][n]["recipe"]).read_text()) for n in ("f5_mel", "f5_semantic")}
     mel, lat = (recipes[n]["model"]["init_args"] for n in ("f5_mel", "f5_semantic"))
     assert mel["conditioning"] == lat["conditioning"] == "aligned"
-    for key in ("dim", "depth", "heads", "text_dim", "lr", "warmup_steps"):
+    for key in ("dim", "depth", "heads", "text_dim"):
+        assert mel["dit"][key] == lat["dit"][key], key
+    for key in ("lr", "warmup_steps"):
         assert mel[key] == lat[key], key
     assert recipes["f5_mel"]["trainer"]["max_time"] == recipes["f5_semantic"]["trainer"]["max_time"]
     frames = {n: recipes[n]["data"]["init_args"]["max_frames_per_batch"] for n in recipes}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from tts.f5.dit import DiT
+from tts.f5.dit import DiT, DiTConfig
 from tts.io import CheckpointError
 from tts.text import FILLER, Vocab
 
@@ -126,7 +126,7 @@ def f5_network_args(state: dict, where: str = "F5 checkpoint") -> dict:
     if inner % dim_head:
         raise CheckpointError(f"{where}: attention width {inner} is not a multiple of dim_head {dim_head}")
     ff_inner = _get(state, "transformer_blocks.0.ff.ff.0.0.weight", where).shape[0]
-    return dict(
+    return DiTConfig(
         feat_dim=feat_dim,
         vocab_size=vocab_size,
         dim=dim,
@@ -136,9 +136,9 @@ def f5_network_args(state: dict, where: str = "F5 checkpoint") -> dict:
         ff_mult=ff_inner / dim,
         text_dim=text_dim,
         conv_layers=conv_layers,
-        dropout=0.1,
+        dropout=0.1,  # F5-TTS' training dropout, kept for fine-tuning
         null_text="f5",
-    )
+    ).network_args()
 
 
 def _deinterleave(w: torch.Tensor, heads: int, dim_head: int) -> torch.Tensor:

@@ -28,13 +28,79 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-NULL_TEXTS = ("f5", "zero")
+NullText = Literal["f5", "zero"]
+NULL_TEXTS = get_args(NullText)
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    """The DiT's hyper-parameters, written only here: ``DiT(config)``, a recipe's ``model.init_args.dit``
+    block (LightningCLI checks every key against these fields), the ``network`` entry of an exported
+    ``config.json`` / a checkpoint's ``f5_config``, ``tts import f5`` and ``eval/bench_f5.py``.
+
+    Args:
+        dim: H, transformer width (F5TTS_v1_Small: 768; Base: 1024).
+        depth: number of DiT blocks (18; Base 22).
+        heads: attention heads (12; Base 16).
+        dim_head: width of one attention head (64).
+        ff_mult: feed-forward width as a multiple of dim (2).
+        text_dim: T, width of the ConvNeXt-V2 text encoder (512).
+        conv_layers: ConvNeXt-V2 blocks of the text encoder (4).
+        dropout: dropout in attention and feed-forward (0.1 in F5-TTS; F5Module also gives it to the
+            duration predictor).
+        null_text: the unconditional text of CFG (training dropout and the sampler's null pass), see
+            ``TextEncoder``. ``f5`` (default): F5-TTS' (the null text keeps the text's length), needed to
+            run F5-TTS weights (``tts import f5``) and what the paper's models were trained with.
+            ``zero``: the null text embeds to zero, so the unconditional context is the projection bias,
+            one row shared by all utterances (slightly cheaper sampling; not measured better).
+        feat_dim: D, feature dimension (100 for mel, 64 for VAE latents). Leave unset in a recipe:
+            F5Module takes it from the feature space.
+        vocab_size: number of text symbols including the filler id 0. Leave unset in a recipe:
+            F5Module takes it from the vocabulary.
+        fast: run the layers of ``tts.f5.fastpath`` (default: the same results to float rounding,
+            faster, most of all on CPU; dropout draws its masks from another random stream) instead of
+            the plain layers of this file. Same parameters and state_dict keys either way; a choice of
+            code, not of weights, so not saved with the model (``network_args``).
+    """
+
+    dim: int = 768
+    depth: int = 18
+    heads: int = 12
+    dim_head: int = 64
+    ff_mult: float = 2.0
+    text_dim: int = 512
+    conv_layers: int = 4
+    dropout: float = 0.1
+    null_text: NullText = "f5"
+    feat_dim: int | None = None
+    vocab_size: int | None = None
+    fast: bool = True
+
+    def __post_init__(self):
+        if self.null_text not in NULL_TEXTS:
+            raise ValueError(f"null_text must be one of {NULL_TEXTS}, not {self.null_text!r}")
+
+    def network_args(self) -> dict:
+        """The config saved with a model (``network``): every field but ``fast``."""
+        args = asdict(self)
+        del args["fast"]
+        return args
+
+    @classmethod
+    def from_dict(cls, args: dict, where: str = "DiT config") -> DiTConfig:
+        """From a saved ``network`` dict (or a recipe's block); an unknown key is refused by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown DiT config key(s) {unknown}; known: {sorted(known)}")
+        return cls(**args)
 
 
 def text_positions(n: int, dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -324,73 +390,37 @@ PLAIN = Layers()
 class DiT(nn.Module):
     """F5-TTS DiT: predicts the flow (B, N, D) from noisy x, masked audio cond, text ids and time.
 
-    Args:
-        feat_dim: D, feature dimension (100 for mel, 64 for VAE latents).
-        vocab_size: number of text symbols including the filler id 0.
-        dim, depth, heads, dim_head, ff_mult: transformer size (F5TTS_v1_Small: 768, 18, 12, 64, 2).
-        text_dim, conv_layers: ConvNeXt-V2 text encoder width and depth (512, 4).
-        dropout: dropout in attention and feed-forward (0.1 in F5-TTS).
-        null_text: the unconditional text of CFG (training dropout and the sampler's null pass), see
-            ``TextEncoder``. Default ``"f5"``: F5-TTS' (the null text keeps the text's length), needed to
-            run F5-TTS weights (``tts import f5``) and what the paper's models were trained with.
-            ``"zero"``: the null text embeds to zero, so the unconditional context is the projection bias,
-            one row shared by all utterances (slightly cheaper sampling; not measured better).
-        fast: build from the layers of ``tts.f5.fastpath`` (default: same results to float rounding,
-            faster, most of all on CPU; dropout draws its masks from another random stream) instead of
-            the plain layers of this file. Same parameters and state_dict keys either way; not saved
-            with the model (``args``), it is a choice of code, not of weights.
+    ``DiT(config)`` with a ``DiTConfig`` (see there for every argument), or ``DiT(feat_dim=..., dim=...)``
+    with its fields as keywords. ``args`` is what is saved with the model (``DiTConfig.network_args``).
     """
 
-    def __init__(
-        self,
-        feat_dim: int = 100,
-        vocab_size: int = 256,
-        dim: int = 768,
-        depth: int = 18,
-        heads: int = 12,
-        dim_head: int = 64,
-        ff_mult: float = 2.0,
-        text_dim: int = 512,
-        conv_layers: int = 4,
-        dropout: float = 0.1,
-        null_text: str = "f5",
-        fast: bool = True,
-    ):
+    def __init__(self, config: DiTConfig | None = None, **kwargs):
         super().__init__()
-        if null_text not in NULL_TEXTS:
-            raise ValueError(f"null_text must be one of {NULL_TEXTS}, not {null_text!r}")
-        self.null_text = null_text
-        self.args = dict(
-            feat_dim=feat_dim,
-            vocab_size=vocab_size,
-            dim=dim,
-            depth=depth,
-            heads=heads,
-            dim_head=dim_head,
-            ff_mult=ff_mult,
-            text_dim=text_dim,
-            conv_layers=conv_layers,
-            dropout=dropout,
-            null_text=null_text,
-        )
-        if fast:
+        if config is not None and kwargs:
+            raise TypeError("DiT takes a DiTConfig or its fields as keywords, not both")
+        c = config if config is not None else DiTConfig(**kwargs)
+        for name in ("feat_dim", "vocab_size"):
+            if getattr(c, name) is None:
+                raise ValueError(f"DiT needs {name} (F5Module sets it from the feature space / vocabulary)")
+        self.config = c
+        self.args = c.network_args()
+        if c.fast:
             from tts.f5.fastpath import FAST as layers
         else:
             layers = PLAIN
-        self.fast = fast
         self.modulate = layers.modulate
-        self.feat_dim, self.dim, self.text_dim = feat_dim, dim, text_dim
-        self.time_embed = TimestepEmbedding(dim)
-        self.text_encoder = TextEncoder(vocab_size, text_dim, conv_layers, block=layers.text_block)
-        self.input_proj = nn.Linear(2 * feat_dim + text_dim, dim)  # over [x, cond, text]
-        self.conv_pos = layers.conv_pos(dim)
-        self.rotary = layers.rotary(dim_head)
+        self.null_text, self.feat_dim, self.dim, self.text_dim = c.null_text, c.feat_dim, c.dim, c.text_dim
+        self.time_embed = TimestepEmbedding(c.dim)
+        self.text_encoder = TextEncoder(c.vocab_size, c.text_dim, c.conv_layers, block=layers.text_block)
+        self.input_proj = nn.Linear(2 * c.feat_dim + c.text_dim, c.dim)  # over [x, cond, text]
+        self.conv_pos = layers.conv_pos(c.dim)
+        self.rotary = layers.rotary(c.dim_head)
         self.blocks = nn.ModuleList(
-            layers.block(dim, heads, dim_head, ff_mult, dropout) for _ in range(depth)
+            layers.block(c.dim, c.heads, c.dim_head, c.ff_mult, c.dropout) for _ in range(c.depth)
         )
-        self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-        self.proj_out = nn.Linear(dim, feat_dim)
+        self.norm_out = nn.LayerNorm(c.dim, elementwise_affine=False, eps=1e-6)
+        self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(c.dim, 2 * c.dim))
+        self.proj_out = nn.Linear(c.dim, c.feat_dim)
         for block in self.blocks:  # adaLN-zero
             nn.init.zeros_(block.modulation[1].weight)
             nn.init.zeros_(block.modulation[1].bias)

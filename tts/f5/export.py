@@ -1,7 +1,8 @@
 """F5 model export (EMA weights + config + vocab) and loading for inference without Lightning.
 
 Export dir layout: ``model.safetensors`` (EMA DiT weights), ``config.json``
-(``{"network": DiT args, "space": spec, "frame_rate": Hz, "max_duration_s": s}``), ``vocab.json``.
+(``{"network": DiT args, "space": spec, "frame_rate": Hz, "max_duration_s": s}``; the DiT args are
+``DiTConfig.network_args()``, the same keys since the first export), ``vocab.json``.
 Aligned models (``tts.f5.aligned``) add ``"conditioning": "aligned"``, ``"alignment": kind`` and
 ``"duration_predictor": args`` to the config and ``duration.safetensors`` (the duration predictor).
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 from tts.f5.cfm import CFM
-from tts.f5.dit import DiT
+from tts.f5.dit import DiT, DiTConfig
 from tts.f5.duration import DurationPredictor
 from tts.io import (
     CheckpointError,
@@ -100,7 +101,10 @@ def _from_config(
         raise CheckpointError(
             f"{where}: vocab has {len(vocab)} symbols but the network {args.get('vocab_size')}"
         )
-    net = DiT(**args)
+    try:
+        net = DiT(DiTConfig.from_dict(args, f"{where}: network"))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(str(e)) from e
     net.load_state_dict(state)
     net.eval().requires_grad_(False)
     model = F5Model(

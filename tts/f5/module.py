@@ -9,6 +9,7 @@ The vocabulary travels in the checkpoint (``checkpoint["vocab"]``) so fine-tunes
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, replace
 from functools import partial
 
 import lightning.pytorch as pl
@@ -17,7 +18,7 @@ import torch
 from tts.ema import check_ema_args, make_ema
 from tts.f5.aligned import CONDITIONINGS, aligned_batch, default_vocab
 from tts.f5.cfm import CFM
-from tts.f5.dit import DiT
+from tts.f5.dit import DiT, DiTConfig
 from tts.f5.duration import DurationPredictor
 from tts.features import space_info
 from tts.text import Vocab
@@ -54,14 +55,15 @@ def warmup_linear_decay(step: int, warmup: int, total: int) -> float:
 
 
 class F5Module(pl.LightningModule):
-    """F5-TTS training: CFM around a DiT sized by the args, on the feature space ``space``.
+    """F5-TTS training: CFM around a DiT sized by ``dit``, on the feature space ``space``.
 
     Args:
         space: feature space spec (``mel:vocos=...`` / ``latent:vae=...``); fixes the feature dim and is
             stored with the model for synthesis. The space itself is only loaded to log audio samples.
         vocab: path to a vocab.json, or None for the default English ``Vocab()``.
-        dim, depth, heads, dim_head, ff_mult, text_dim, conv_layers, dropout: DiT size.
-        null_text: the CFG null text, ``f5`` (F5-TTS, default) or ``zero`` (see ``tts.f5.dit.DiT``).
+        dit: the DiT's hyper-parameters (``tts.f5.dit.DiTConfig``: dim, depth, heads, dim_head, ff_mult,
+            text_dim, conv_layers, dropout, null_text, fast); a recipe writes them as a ``dit:`` block.
+            feat_dim and vocab_size come from ``space`` and the vocabulary (if given, they must agree).
         lr: AdamW peak learning rate; warmup_steps of linear warm-up, then linear decay to 0 at
             ``trainer.max_steps`` (constant when max_steps is unset).
         ema_beta, ema_update_after_step, ema_update_every: the EMA of the weights used for samples and
@@ -86,15 +88,7 @@ class F5Module(pl.LightningModule):
         self,
         space: str = "mel",
         vocab: str | None = None,
-        dim: int = 768,
-        depth: int = 18,
-        heads: int = 12,
-        dim_head: int = 64,
-        ff_mult: float = 2.0,
-        text_dim: int = 512,
-        conv_layers: int = 4,
-        dropout: float = 0.1,
-        null_text: str = "f5",
+        dit: DiTConfig = DiTConfig(),
         audio_drop_prob: float = 0.3,
         cond_drop_prob: float = 0.2,
         frac_lengths: tuple[float, float] = (0.7, 1.0),
@@ -118,6 +112,9 @@ class F5Module(pl.LightningModule):
         super().__init__()
         check_ema_args(ema_beta, ema_update_after_step, ema_update_every)
         self.save_hyperparameters()
+        # checkpoints hold plain data (they load with weights_only=True): the DiT config as a dict
+        for hparams in (self._hparams, self._hparams_initial):
+            hparams["dit"] = asdict(dit)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, not {conditioning!r}")
         if duration_loss not in ("l1", "l2"):
@@ -127,24 +124,17 @@ class F5Module(pl.LightningModule):
         self.vocab = Vocab.load(vocab) if vocab else default_vocab(self.alignment) if self.aligned else Vocab()
         info = space_info(space)
         self.frame_rate = info.frame_rate
-        self.net_args = dict(
-            feat_dim=info.dim,
-            vocab_size=len(self.vocab),
-            dim=dim,
-            depth=depth,
-            heads=heads,
-            dim_head=dim_head,
-            ff_mult=ff_mult,
-            text_dim=text_dim,
-            conv_layers=conv_layers,
-            dropout=dropout,
-            null_text=null_text,
-        )
-        self.cfm = CFM(DiT(**self.net_args), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
+        for name, value in (("feat_dim", info.dim), ("vocab_size", len(self.vocab))):
+            if getattr(dit, name) not in (None, value):
+                raise ValueError(
+                    f"dit.{name} is {getattr(dit, name)}, but the space / vocabulary give {value}: leave it unset"
+                )
+        dit = replace(dit, feat_dim=info.dim, vocab_size=len(self.vocab))
+        self.cfm = CFM(DiT(dit), audio_drop_prob, cond_drop_prob, tuple(frac_lengths))
         # state_dict: ema.ema_model.* (the EMA DiT), ema.step, ema.initted
         self.ema = make_ema(self.cfm.net, ema_beta, ema_update_after_step, ema_update_every)
         self.duration = (
-            DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dropout)
+            DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dit.dropout)
             if self.aligned
             else None
         )
