@@ -9,13 +9,17 @@ SCALE   ?= demo
 OUT     ?= work/demo
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test setup venv debs lint bench clean f5-ref vae-ref gpu-wheels gpu-corpus gpu-pack
+.PHONY: demo test test-fast setup venv debs lint bench clean f5-ref vae-ref gpu-wheels gpu-corpus gpu-pack
 
 demo: setup
 	$(BIN)/tts demo --scale $(SCALE) --out $(OUT)
 
 test: setup
 	OMP_NUM_THREADS=2 $(BIN)/pytest -q tests
+
+# the fast suite: everything but the end-to-end tests marked slow (each > ~30 s on 2 cores)
+test-fast: setup
+	OMP_NUM_THREADS=2 $(BIN)/pytest -q -m "not slow" tests
 
 setup: debs venv
 

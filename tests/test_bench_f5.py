@@ -5,6 +5,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,6 +17,7 @@ def _bench():
     return mod
 
 
+@pytest.mark.slow  # the benchmark end to end: two spaces trained and sampled in bf16, which is slow on CPUs
 def test_bench_f5_writes_mel_and_latent_figures_in_bf16(tmp_path):
     argv = ["--out", str(tmp_path), "--reference", "off", "--repeats", "1", "--utts", "2", "--nfe", "2"]
     argv += ["--train-seconds", "1.0", "0.5", "--precision", "bf16-mixed"]

@@ -10,8 +10,8 @@ def _specific_errors():
     from tts.audio import AudioError
     from tts.bench.asr import ASRError
     from tts.bench.browser import BrowserError
-    from tts.bench.runner import SpecError
     from tts.bench.similarity import SimilarityError
+    from tts.bench.spec import SpecError
     from tts.corpus.build import SplitLeakError, SynthesizerMissingError
     from tts.corpus.piper_voice import PiperAlignmentError, PiperVoiceMissingError
     from tts.data.align import AlignerError

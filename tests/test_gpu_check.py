@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the whole GPU check on the CPU: CUDA tests, both benchmarks, a training run
 def test_gpu_check_dry_run_writes_every_part(tiny_corpus, tmp_path):
     pack = tmp_path / "pack"
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

@@ -28,6 +28,7 @@ def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> lis
     ]
 
 
+@pytest.mark.slow  # per recipe: two interpreter starts and two short trainings, the first killed mid-run
 @pytest.mark.parametrize("recipe,extra", [
     ("recipes/smoke/vae_semantic.yaml", ["--model.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
     ("recipes/smoke/vocos.yaml", []),
