@@ -17,7 +17,8 @@ usage: tts <command> [args]
 Training (LightningCLI; YAML recipes under recipes/):
   fit -c RECIPE.yaml        train a model (VAE, Vocos or F5 DiT); rerunning the same command resumes
                             from last.ckpt in its checkpoint dir (said in the log); --ckpt_path=FILE
-                            resumes from FILE; delete last.ckpt to start over
+                            resumes from FILE; delete last.ckpt to start over. A resumed F5 run continues
+                            mid-epoch with the same batches and random draws (byte-identical weights)
   validate -c RECIPE.yaml   run the validation loop
   test -c RECIPE.yaml       run the test loop
 
@@ -135,7 +136,12 @@ def lightning_cli(argv: list[str]) -> int:
             super()._parse_ckpt_path()
 
         def before_fit(self) -> None:
-            """Resume from this run's last.ckpt unless the command names a ``--ckpt_path``."""
+            """Resume from this run's last.ckpt unless the command names a ``--ckpt_path``; checkpoint the
+            random states too (``tts.rng.ResumeRNG``) so that a resumed run trains as the uninterrupted one."""
+            from tts.rng import ResumeRNG
+
+            if not any(isinstance(c, ResumeRNG) for c in self.trainer.callbacks):
+                self.trainer.callbacks.insert(0, ResumeRNG())
             config = self.config_init[self.subcommand]
             if config.get("ckpt_path") is not None:
                 print(f"tts fit: resuming from {config['ckpt_path']} (--ckpt_path)", file=sys.stderr)

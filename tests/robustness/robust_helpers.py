@@ -8,9 +8,12 @@ message names the file / line / key, the exit code, and that every good item's o
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import soundfile as sf
@@ -32,6 +35,18 @@ def f5_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def model_copy(f5_model, tmp_path) -> Path:
     return Path(shutil.copytree(f5_model, tmp_path / "f5_copy"))
+
+
+class KillAtStep(pl.Callback):
+    """``kill -9`` of its own process right before the optimizer step after ``step`` (a deterministic kill: the
+    checkpoints of step ``step`` are on disk, nothing is cleaned up)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def speech(seconds: float = 0.5, sr: int = SR, seed: int = 0, channels: int = 1) -> np.ndarray:

@@ -9,6 +9,9 @@
   Batch: ``{"feats": (B, N, D), "feat_lens": (B,), "texts": [str], "ids": [str]}``; with ``alignment``
   (e.g. ``phoneme``) also ``"alignments"``: per utterance [(symbol, start s, duration s)] from the
   supervisions' lhotse alignment of that kind (the aligned DiT, ``tts.f5.aligned``).
+  Resumable mid-epoch: its ``state_dict`` (saved in Lightning checkpoints) holds the epoch and the number
+  of that epoch's batches the trainer has processed, and a resumed fit skips exactly those, so it sees the
+  batches the uninterrupted run would have seen (see :class:`ResumableBatches`).
 
 Bad items are screened at set-up (see :mod:`tts.data.validate`) and anything that still fails at
 load time is dropped from its batch with a warning and counted in ``load_failures``.
@@ -16,10 +19,12 @@ load time is dropped from its batch with a warning and counted in ``load_failure
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +33,7 @@ import numpy as np
 import torch
 from lhotse import CutSet, load_manifest
 from lhotse.dataset import DynamicBucketingSampler, SimpleCutSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tts.audio import AudioError
 from tts.data.cache import load_cut_audio
@@ -259,6 +264,40 @@ class FeatureBatchDataset(Dataset):
         return batch
 
 
+class ResumableBatches(Sampler):
+    """A lhotse batch sampler whose next iteration skips the first ``skip`` batches: the part of a resumed
+    epoch that the checkpointed run had already trained on. ``set_epoch`` and ``epoch`` are the sampler's.
+
+    ``trained()`` is the trainer's count of processed batches (all epochs): ``done()`` = those of this
+    epoch. The position comes from the trainer and not from the sampler's own state because Lightning
+    pre-fetches one batch and DataLoader workers pre-fetch more, so at a checkpoint the sampler has drawn
+    batches that were never trained on. Skipping re-draws the same batches (lhotse's batches depend only
+    on the cuts, the seed and the epoch); nothing is loaded for the skipped ones.
+    """
+
+    def __init__(self, sampler: Sampler, trained: Callable[[], int] = lambda: 0):
+        self.sampler = sampler
+        self.trained = trained
+        self.skip = 0
+        self.epoch_start = 0  # trained() when this epoch's first batch was drawn
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def done(self) -> int:
+        """How many batches of the current epoch the trainer has processed."""
+        return self.trained() - self.epoch_start
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        self.epoch_start = self.trained() - skip
+        return itertools.islice(iter(self.sampler), skip, None)
+
+
 class UtteranceDataModule(L.LightningDataModule):
     """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch.
 
@@ -268,6 +307,10 @@ class UtteranceDataModule(L.LightningDataModule):
     without it (``missing_alignment``) or with symbols outside the vocabulary (``unknown_symbols``; the
     vocab file, else ``tts.f5.aligned.default_vocab(alignment)``) are skipped and reported, and the text
     is not screened against the character vocabulary.
+
+    ``seed``: the order of the batches in each epoch (lhotse's seed + epoch) and the DataLoaders' own
+    generators (so starting an epoch or a validation draws nothing from the global torch RNG, and a resume
+    at any point continues the training noise of the uninterrupted run, see ``tts.rng.ResumeRNG``).
     """
 
     def __init__(
@@ -291,6 +334,8 @@ class UtteranceDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self.reports: dict[str, SkipReport] = {}
         self.frame_rate: float | None = None
+        self.train_batches: ResumableBatches | None = None
+        self._resume: dict | None = None  # a checkpoint's state_dict, applied by the next train_dataloader()
 
     def _screen(self, path: str, name: str) -> CutSet:
         h = self.hparams
@@ -339,11 +384,58 @@ class UtteranceDataModule(L.LightningDataModule):
     def _loader(self, cuts: CutSet, train: bool) -> DataLoader:
         w = self.hparams.num_workers
         dataset = FeatureBatchDataset(self.hparams.feature_key, self.hparams.alignment)
-        return DataLoader(dataset, sampler=self.make_sampler(cuts, train),
-                          batch_size=None, num_workers=w, persistent_workers=w > 0)
+        sampler = self.make_sampler(cuts, train)
+        if train:
+            sampler = self.train_batches = ResumableBatches(sampler, self._trained_batches)
+            self._apply_resume()
+        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=w, persistent_workers=w > 0,
+                          generator=torch.Generator().manual_seed(self.hparams.seed))  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_cutset, True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_cutset, False)
+
+    # ---- resume -----------------------------------------------------------------------------------
+    def _data_settings(self) -> dict:
+        """What the batch order depends on: a resume with other values starts its epoch over."""
+        h = self.hparams
+        return {"train_cuts": len(self.train_cutset), "seed": h.seed, "max_frames_per_batch": h.max_frames_per_batch,
+                "max_cuts": h.max_cuts, "num_buckets": h.num_buckets, "frame_rate": self.frame_rate,
+                "world_size": getattr(self.train_batches.sampler, "world_size", 1)}  # fmt: skip
+
+    def _trained_batches(self) -> int:
+        return self.trainer.fit_loop.epoch_loop.batch_progress.total.processed if self.trainer else 0
+
+    def state_dict(self) -> dict:
+        """Where the training batches stand (Lightning saves this in every checkpoint): the sampler's epoch and
+        how many of its batches the trainer has processed; after the last batch of an epoch, the next epoch
+        and 0. Empty before any training."""
+        if self.trainer is None or self.train_batches is None:
+            return {}
+        epoch, done = self.train_batches.epoch, self.train_batches.done()
+        if self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            epoch, done = epoch + 1, 0
+        return {"train_epoch": epoch, "train_batches_done": done, "data_settings": self._data_settings()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Keep a checkpoint's position for the next ``train_dataloader()`` (Lightning restores the data
+        module before it builds the loaders)."""
+        self._resume = dict(state) if state else None
+
+    def _apply_resume(self) -> None:
+        state, self._resume = self._resume, None
+        if not state or "train_epoch" not in state:
+            return
+        epoch, done = int(state["train_epoch"]), int(state["train_batches_done"])
+        saved, now = state.get("data_settings", {}), self._data_settings()
+        changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+        # Lightning makes the first iterator of a resumed fit before it calls set_epoch: set it here
+        self.train_batches.set_epoch(epoch)
+        if changed:
+            log.warning("resuming with other training data settings (checkpoint, now: %s): epoch %d starts over "
+                        "instead of skipping its %d trained batches", changed, epoch, done)  # fmt: skip
+            return
+        self.train_batches.skip = done
+        log.info("resuming the training data at epoch %d after its first %d batches", epoch, done)

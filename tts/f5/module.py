@@ -189,10 +189,13 @@ class F5Module(pl.LightningModule):
         loss = self._loss(batch, g, stage="val")
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["ids"]))
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        # once per optimizer step (as F5-TTS: not per accumulated micro-batch, not for skipped batches)
-        if self.global_step > int(self.ema.step):
-            self.ema.update()
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # The EMA follows every optimizer step (as F5-TTS: not per accumulated micro-batch, not for skipped
+        # batches), here rather than in on_train_batch_end: callbacks' on_train_batch_end (ModelCheckpoint)
+        # run before the module's, so a checkpoint written there would lack this step's update, and a run
+        # resumed from it would lose one update.
+        super().optimizer_step(*args, **kwargs)
+        self.ema.update()
 
     @property
     def ema_net(self) -> DiT:
