@@ -276,7 +276,7 @@ def worker_env(cfg: dict) -> dict:
     info["packages"] = versions
     # The package must import without its heavy optional dependencies (they are not on the GPU machine).
     before, errors = set(sys.modules), {}
-    for mod in ("tts.cli", "tts.f5.module", "tts.vae.module", "tts.features.vocos", "tts.data.datamodule",
+    for mod in ("tts.cli", "tts.f5.module", "tts.vae.module", "tts.vocoder", "tts.features.vocos", "tts.data.datamodule",
                 "tts.features.extract", "tts.synth", "tts.bench.runner"):
         try:
             importlib.import_module(mod)

@@ -13,7 +13,8 @@ from torch import nn
 from tts.features import load_space, parse_spec, space_info
 from tts.features.latent import LatentSpace
 from tts.features.mel import LOG_FLOOR, MelSpace
-from tts.features.vocos import VocosGAN, load_vocos
+from tts.features.vocos import load_vocos
+from tts.vocoder import VocosGAN
 
 
 class FakeVAE(nn.Module):
@@ -81,7 +82,7 @@ def test_vocos_loads_from_our_lightning_checkpoint(tmp_path):
     torch.save(ckpt, tmp_path / "v.ckpt")
     vocos = load_vocos(tmp_path / "v.ckpt")
     mel = torch.randn(1, 100, 10)
-    torch.testing.assert_close(vocos.decode(mel), gan.head(gan.backbone(mel)))
+    torch.testing.assert_close(vocos.decode(mel), gan.generator.head(gan.generator.backbone(mel)))
 
 
 def test_vocos_dir_missing_weights_is_reported(tmp_path):

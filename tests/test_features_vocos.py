@@ -1,4 +1,4 @@
-"""Vocos GAN training (Lightning 2 manual optimization) and its checkpoint -> vocoder export."""
+"""Vocos GAN training (tts.vocoder on tts.gan) and its checkpoint -> vocoder export, old checkpoints too."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import yaml
 from torch.utils.data import DataLoader
 
 from tts.features import load_space
-from tts.features.vocos import VocosGAN, export_vocos, load_vocos
+from tts.features.vocos import load_vocos
+from tts.gan import rename_keys
+from tts.vocoder import VocosGAN, export_vocos
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +26,7 @@ def _instantiate(spec: dict):
 def test_paper_vocos_recipe_is_the_mel_24khz_model():
     cfg = yaml.safe_load((ROOT / "recipes/vocos/mel24k.yaml").read_text())
     gan = _instantiate(cfg["model"])
-    n_gen = sum(p.numel() for m in (gan.feature_extractor, gan.backbone, gan.head) for p in m.parameters())
+    n_gen = sum(p.numel() for p in gan.generator.parameters())
     assert abs(n_gen / 1e6 - 13.5) < 0.3
     for name in ("smoke/vocos.yaml", "demo/vocos.yaml"):
         assert isinstance(
@@ -35,11 +37,11 @@ def test_paper_vocos_recipe_is_the_mel_24khz_model():
 def test_gan_training_steps_and_export(tmp_path):
     torch.manual_seed(0)
     cfg = yaml.safe_load((ROOT / "recipes/smoke/vocos.yaml").read_text())
-    gan = _instantiate(cfg["model"])  # pretrain_mel_steps 1: step 0 mel-only, then GAN
-    before = {k: v.clone() for k, v in gan.multiperioddisc.state_dict().items()}
+    gan = _instantiate(cfg["model"])  # gan_start_step 1: batch 0 mel-only, then GAN
+    before = {k: v.clone() for k, v in gan.discriminator.mpd.state_dict().items()}
     batches = [{"wav": 0.1 * torch.randn(2, 4096)} for _ in range(2)]
     trainer = pl.Trainer(
-        max_steps=4,
+        max_steps=3,  # batches
         accelerator="cpu",
         logger=False,
         enable_progress_bar=False,
@@ -48,10 +50,54 @@ def test_gan_training_steps_and_export(tmp_path):
         limit_val_batches=0,
     )
     trainer.fit(gan, DataLoader(batches, batch_size=None))
-    assert any(not torch.equal(before[k], v) for k, v in gan.multiperioddisc.state_dict().items())
+    assert trainer.global_step == 3
+    assert [s.last_epoch for s in gan.lr_schedulers()] == [3, 2]  # the discriminator's: batches 1, 2
+    assert any(not torch.equal(before[k], v) for k, v in gan.discriminator.mpd.state_dict().items())
     ckpt = tmp_path / "vocos.ckpt"
     trainer.save_checkpoint(ckpt)
     out = export_vocos(ckpt, tmp_path / "vocos_dir")
     mel = torch.randn(1, 100, 12)
     torch.testing.assert_close(load_vocos(out).decode(mel), load_vocos(ckpt).decode(mel))
     assert load_space(f"mel:vocos={ckpt}").decode(mel.transpose(1, 2)).shape == (1, 11 * 256)
+
+
+def test_checkpoint_of_the_pre_gan_module_vocos_loads_exports_and_resumes(tmp_path):
+    """A VocosGAN checkpoint of tts.features.vocos before tts.gan (checked against one that code wrote):
+    vocos' keys at the top level, optimizers [discriminator, generator], global_step 2 per GAN batch."""
+    torch.manual_seed(0)
+    gan = VocosGAN(dim=16, intermediate_dim=32, num_layers=1, gan_start_step=1)
+    batches = DataLoader([{"wav": 0.1 * torch.randn(2, 4096)} for _ in range(3)], batch_size=None)
+    kw = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+              enable_checkpointing=False, limit_val_batches=0)  # fmt: skip
+    trainer = pl.Trainer(max_steps=3, **kw)
+    trainer.fit(gan, batches)
+    trainer.save_checkpoint(tmp_path / "new.ckpt")
+    ckpt = torch.load(tmp_path / "new.ckpt", weights_only=False)
+    old = {k: v for k, v in ckpt.items() if k != "gan_trainer"}
+    old["state_dict"] = rename_keys(ckpt["state_dict"], tuple((new, old) for old, new in LEGACY))
+    assert {k.split(".")[0] for k in old["state_dict"]} == {
+        "feature_extractor", "backbone", "head", "multiperioddisc", "multiresddisc", "melspec_loss"
+    }  # fmt: skip
+    old["optimizer_states"], old["lr_schedulers"] = ckpt["optimizer_states"][::-1], ckpt["lr_schedulers"][::-1]
+    progress = old["loops"]["fit_loop"]["epoch_loop.manual_optimization.optim_step_progress"]
+    for part in progress.values():
+        part.update({k: 5 for k in part})  # 1 mel-only batch + 2 GAN batches
+    torch.save(old, tmp_path / "old.ckpt")
+    mel = torch.randn(1, 100, 12)
+    expected = load_vocos(tmp_path / "new.ckpt").decode(mel)
+    torch.testing.assert_close(load_vocos(tmp_path / "old.ckpt").decode(mel), expected)
+    torch.testing.assert_close(load_vocos(export_vocos(tmp_path / "old.ckpt", tmp_path / "dir")).decode(mel), expected)
+    resumed = VocosGAN(dim=16, intermediate_dim=32, num_layers=1, gan_start_step=1)
+    trainer = pl.Trainer(max_steps=4, **kw)
+    trainer.fit(resumed, batches, ckpt_path=tmp_path / "old.ckpt")
+    assert trainer.global_step == 4 and [s.last_epoch for s in resumed.lr_schedulers()] == [4, 3]
+
+
+LEGACY = (
+    ("feature_extractor.", "generator.feature_extractor."),
+    ("backbone.", "generator.backbone."),
+    ("head.", "generator.head."),
+    ("multiperioddisc.", "discriminator.mpd."),
+    ("multiresddisc.", "discriminator.mrd."),
+    ("melspec_loss.", "loss.melspec_loss."),
+)

@@ -170,7 +170,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     else:
         vae_sem, vae_plain = (st.run(*stage) for stage in vae_stages)
     def train_vocos() -> str:
-        from tts.features.vocos import export_vocos
+        from tts.vocoder import export_vocos
 
         ckpt = fit("vocos", tr["vocos"]["recipe"], corpus_paths + tr["vocos"].get("args", []), out)
         return str(export_vocos(ckpt, out / "models" / "vocos"))

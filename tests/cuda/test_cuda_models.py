@@ -12,10 +12,10 @@ from factories import tiny_dit
 
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT
-from tts.features.vocos import VocosGAN
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import MultiScaleMelLoss, feature_matching_loss, generator_adversarial_loss, kl_loss
 from tts.vae.model import build_vae
+from tts.vocoder import VocosGAN
 
 pytestmark = pytest.mark.cuda
 
@@ -103,18 +103,18 @@ def test_vae_bf16_forward_backward(device, decoder):
 def test_vocos_bf16_forward_backward(device):
     torch.manual_seed(0)
     gan = VocosGAN(dim=64, intermediate_dim=128, num_layers=2).to(device)
-    dtypes = bf16_outputs(gan.backbone)
+    dtypes = bf16_outputs(gan.generator.backbone)
     wav = 0.1 * torch.randn(2, 8192, device=device)
     with autocast(device):
         audio = gan(wav)
-        loss = gan.melspec_loss(audio, wav) + sum(
-            torch.mean(x.float() ** 2) for x in gan.multiperioddisc(y=wav, y_hat=audio)[1]
+        loss = gan.loss.melspec_loss(audio, wav) + sum(
+            torch.mean(x.float() ** 2) for x in gan.discriminator.mpd(y=wav, y_hat=audio)[1]
         )
     assert torch.bfloat16 in dtypes
     assert audio.shape == wav.shape and torch.isfinite(audio.float()).all()
     assert torch.isfinite(loss)
     loss.backward()
-    for part in (gan.backbone, gan.head):
+    for part in (gan.generator.backbone, gan.generator.head):
         assert_grads(part)
 
 

@@ -35,7 +35,7 @@ def test_rerun_of_the_same_command_resumes_from_last_ckpt(tiny_corpus, tmp_path,
     rc, text = run(_fit(tiny_corpus, tmp_path, 2), capsys)
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert rc == 0 and "training from step 0" in text
-    first = _step(last)  # the GAN recipe's global_step counts both optimizers' steps
+    first = _step(last)
     rc, text = run(_fit(tiny_corpus, tmp_path, 4), capsys)
     # (Lightning's own "Restored all states" goes to its logger, whose handler may hold the stderr of an
     # earlier import, outside capsys: the step count proves the restore instead)
