@@ -13,7 +13,7 @@ What it measures (one process, alternating rounds so that load from other proces
 
 Data: ``--sentences`` generated sentences spoken by the piper joe voice (offline, ``tts.corpus.piper_voice``),
 encoded to 24 kHz log-mel (93.75 Hz), with piper's phoneme alignments; batches of ``--batch-frames``
-padded frames. Sizes: ``smoke`` (recipes/smoke/f5_aligned_mel.yaml) and ``cpu`` (the issue's 6.3M DiT:
+padded frames. Sizes: ``smoke`` (recipes/smoke/f5.yaml + recipes/f5/aligned.yaml) and ``cpu`` (the issue's 6.3M DiT:
 dim 256, depth 6, heads 4, text_dim 128).
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python eval/bench_bf16.py --out eval/reports/bf16 --threads 1

@@ -1,7 +1,7 @@
 """Benchmark: F5 DiT on mel vs on VAE latents (synthesis RTF, training throughput) and ours vs F5-TTS.
 
     python eval/bench_f5.py --out eval/reports/bench_f5 [--vocos DIR] [--vae DIR] [--nfe 32] [--threads 2]
-    python eval/bench_f5.py --device cuda --precision bf16-mixed --dit-recipe recipes/f5/mel_small.yaml \
+    python eval/bench_f5.py --device cuda --precision bf16-mixed --dit-recipe recipes/f5/small.yaml \
         --out eval/reports/bench_f5_gpu          # GPU, paper-size DiT (F5TTS_v1_Small)
 
 Part 1, one DiT configuration (the demo size unless --dit-recipe says otherwise) on both spaces:
@@ -424,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="eval/reports/bench_f5")
     p.add_argument("--vocos", help="Vocos dir/ckpt for the mel decoder (default: random demo-size)")
     p.add_argument("--vae", help="VAE export dir/ckpt for the latent decoder (default: random demo-size)")
-    p.add_argument("--dit-recipe", default="recipes/demo/f5_mel.yaml", help="DiT size (model.init_args.dit)")
+    p.add_argument("--dit-recipe", default="recipes/demo/f5.yaml",
+                   help="recipe file with the DiT size (model.init_args.dit): recipes/<scale>/f5.yaml, recipes/f5/small.yaml")
     p.add_argument("--nfe", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: robust on a shared machine)")
     p.add_argument("--device", default="cpu", help="torch device of both parts, e.g. cuda (default cpu)")

@@ -17,7 +17,7 @@ failed or timed-out part is recorded and the next one runs:
 4. bench_vae   the paper Semantic-VAE training step (recipes/vae/semantic.yaml) with its BigVGAN decoder
                and with a Vocos-style decoder, in the recipe's precision (fp32) and in bf16-mixed:
                steps/s, audio-s/s, MFU, peak memory -> bench_vae.json
-5. train       F5 DiT (recipes/mini/f5_mel.yaml) trained for the remaining minutes on the carried
+5. train       F5 DiT (recipes/f5/base.yaml + recipes/mini/f5.yaml, on mel) trained for the remaining minutes on the carried
                embedded corpus (.gpu-corpus/, `make gpu-corpus`): loss curve -> train.json, train_loss.svg
 
 Always written: report.md (a summary of every part, rewritten after each) and log.txt (the output of
@@ -363,10 +363,10 @@ def f5_reference_env(check: Check) -> dict | None:
 def part_bench_f5(check: Check, budget: float) -> dict:
     out = check.tmp / "bench_f5"
     if check.dry_run:
-        size = ["--device", "cpu", "--dit-recipe", "recipes/smoke/f5_mel.yaml", "--nfe", "2", "--repeats", "1",
+        size = ["--device", "cpu", "--dit-recipe", "recipes/smoke/f5.yaml", "--nfe", "2", "--repeats", "1",
                 "--utts", "1", "--train-seconds", "1.0", "0.5", "--ref-rounds", "1", "--threads", "1"]
     else:
-        size = ["--device", "cuda", "--dit-recipe", "recipes/f5/mel_small.yaml", "--nfe", "32", "--repeats", "3",
+        size = ["--device", "cuda", "--dit-recipe", "recipes/f5/small.yaml", "--nfe", "32", "--repeats", "3",
                 "--ref-rounds", "2", "--threads", "4"]
     # (the dry run leaves the reference out: two more processes; on the GPU it runs from .gpu-wheels/f5ref)
     ref_env = None if check.dry_run and not check.args.reference else f5_reference_env(check)
@@ -630,11 +630,11 @@ def part_train(check: Check, budget: float) -> dict:
     if left < 20:
         raise RuntimeError(f"only {left:.0f} s left for training")
     run_dir = check.tmp / "train"
-    recipe = "recipes/smoke/f5_mel.yaml" if check.dry_run else "recipes/mini/f5_mel.yaml"
+    recipe = "recipes/smoke/f5.yaml" if check.dry_run else "recipes/mini/f5.yaml"  # after recipes/f5/base.yaml
     logger = {"class_path": "lightning.pytorch.loggers.CSVLogger",
               "init_args": {"save_dir": str(run_dir), "name": "f5_mel", "version": 0}}
     train_s = 0 if check.dry_run else max(30, int(left - 30))  # ~30 s of start-up inside the fit
-    argv = [sys.executable, "-m", "tts.cli", "fit", "-c", recipe, "--model.init_args.space=mel",
+    argv = [sys.executable, "-m", "tts.cli", "fit", "-c", "recipes/f5/base.yaml", "-c", recipe, "--model.init_args.space=mel",
             f"--data.init_args.train_cuts={feats / 'train' / 'cuts.jsonl.gz'}",
             f"--data.init_args.val_cuts={feats / 'dev' / 'cuts.jsonl.gz'}",
             f"--trainer.default_root_dir={run_dir}", "--trainer.logger=" + json.dumps(logger),

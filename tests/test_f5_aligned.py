@@ -178,7 +178,8 @@ def test_datamodule_loads_alignments_and_skips_cuts_without(aligned_corpus):
 
 def _fit_recipe(tmp_path, aligned_corpus, kind: str, steps: int = 3) -> Path:
     lightning_cli([
-        "fit", "-c", str(ROOT / "recipes/smoke/f5_aligned_mel.yaml"),
+        "fit", *(a for f in ("f5/base", "f5/aligned", "smoke/f5", "smoke/f5_aligned")
+                 for a in ("-c", str(ROOT / f"recipes/{f}.yaml"))),  # the smoke aligned DiT on mel
         f"--model.init_args.alignment={kind}", f"--data.init_args.alignment={kind}",
         f"--data.init_args.train_cuts={aligned_corpus['train']}",
         f"--data.init_args.val_cuts={aligned_corpus['dev']}",

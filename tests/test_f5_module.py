@@ -151,9 +151,19 @@ def _instantiate(spec: dict):
     return getattr(importlib.import_module(module), name)(**init)
 
 
-@pytest.mark.parametrize("recipe", ["f5/mel_small.yaml", "f5/latent_small.yaml"])
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on ``base`` as later ``-c`` files apply (mappings merge, other values replace)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.mark.parametrize("recipe", ["f5/small_mel.yaml", "f5/small_latent.yaml"])
 def test_paper_recipe_instantiates_and_trains_one_step(recipe):
-    cfg = yaml.safe_load((ROOT / "recipes" / recipe).read_text())
+    cfg: dict = {}
+    for f in ("f5/base.yaml", "f5/small.yaml", recipe):  # the paper recipe's layers (tests/test_recipes.py)
+        cfg = _merge(cfg, yaml.safe_load((ROOT / "recipes" / f).read_text()))
     init = cfg["model"]["init_args"]
     dit = init["dit"]
     assert (

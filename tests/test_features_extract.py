@@ -58,7 +58,12 @@ def test_smoke_recipe_trains_on_extracted_features(tmp_path):
 
     cuts = make_cuts(tmp_path)
     extract_main(["--space", "mel", "--cuts", str(cuts), "--out", str(tmp_path / "mel")])
-    cfg = yaml.safe_load(open("recipes/smoke/f5_mel.yaml"))
+    base, smoke = (yaml.safe_load(open(f"recipes/{f}.yaml")) for f in ("f5/base", "smoke/f5"))
+    cfg = {  # the smoke F5 recipe: recipes/f5/base.yaml with recipes/smoke/f5.yaml over it (space: default mel)
+        "model": {**base["model"], "init_args": {**base["model"]["init_args"], **smoke["model"]["init_args"]}},
+        "data": {**base["data"], "init_args": {**base["data"]["init_args"], **smoke["data"]["init_args"]}},
+        "trainer": {**base["trainer"], **smoke["trainer"]},
+    }
     data_args = {
         **cfg["data"]["init_args"],
         "train_cuts": str(tmp_path / "mel/cuts.jsonl.gz"),

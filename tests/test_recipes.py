@@ -1,67 +1,228 @@
-"""Every training recipe parses and validates against its classes (LightningCLI --print_config)."""
+"""Every training recipe parses and validates against its classes (LightningCLI --print_config); the layered F5
+recipes compose to the configs the flat files they replace gave."""
 
+import contextlib
+import io
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tts.cli import lightning_cli
+from tts.demo import fit_argv
 
-RECIPES = sorted(p for p in Path(__file__).parent.parent.glob("recipes/*/*.yaml") if p.name != "pipeline.yaml")
+ROOT = Path(__file__).parent.parent
+SCALES = ("smoke", "demo", "cpu", "mini")
+BASE, ALIGNED = "recipes/f5/base.yaml", "recipes/f5/aligned.yaml"
+
+# The F5 recipes are layered (base, [aligned], space, scale[, the scale's latent batch]); each composition here
+# replaces the flat file of the same name that stood in recipes/ until commit FLAT (its run directory: RUN).
+FLAT = "3286f97"
+F5 = {
+    "smoke/f5_mel": [BASE, "recipes/space/mel.yaml", "recipes/smoke/f5.yaml"],
+    "smoke/f5_latent": [BASE, "recipes/space/semantic.yaml", "recipes/smoke/f5.yaml"],
+    "smoke/f5_aligned_mel": [BASE, ALIGNED, "recipes/space/mel.yaml", "recipes/smoke/f5.yaml",
+                             "recipes/smoke/f5_aligned.yaml"],
+    "smoke/f5_aligned_latent": [BASE, ALIGNED, "recipes/space/semantic.yaml", "recipes/smoke/f5.yaml",
+                                "recipes/smoke/f5_aligned.yaml"],
+    "demo/f5_mel": [BASE, "recipes/space/mel.yaml", "recipes/demo/f5.yaml"],
+    "demo/f5_latent": [BASE, "recipes/space/semantic.yaml", "recipes/demo/f5.yaml", "recipes/demo/f5_latent.yaml"],
+    "mini/f5_mel": [BASE, "recipes/space/mel.yaml", "recipes/mini/f5.yaml"],
+    "mini/f5_latent": [BASE, "recipes/space/semantic.yaml", "recipes/mini/f5.yaml", "recipes/mini/f5_latent.yaml"],
+    "cpu/f5_aligned_mel": [BASE, ALIGNED, "recipes/space/mel.yaml", "recipes/cpu/f5.yaml"],
+    "cpu/f5_aligned_latent": [BASE, ALIGNED, "recipes/space/semantic.yaml", "recipes/cpu/f5.yaml",
+                              "recipes/cpu/f5_latent.yaml"],
+    "f5/mel_small": [BASE, "recipes/f5/small.yaml", "recipes/f5/small_mel.yaml"],
+    "f5/latent_small": [BASE, "recipes/f5/small.yaml", "recipes/f5/small_latent.yaml"],
+}
+# What a layered recipe resolves against ${run_dir}; the paper scale's own space files name absolute / working-
+# directory paths. Every other key of a composition equals the flat file's.
+PATH_KEYS = ("model.init_args.space", "data.init_args.train_cuts", "data.init_args.val_cuts",
+             "trainer.logger.init_args.save_dir")  # fmt: skip
+# Flat files whose paths already were the run-directory layout (tts demo's): equal in every key.
+SAME_PATHS = {"cpu/f5_aligned_mel", "cpu/f5_aligned_latent", "f5/mel_small", "f5/latent_small"}
+_PARSED: dict[tuple, dict] = {}
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=[f"{p.parent.name}/{p.name}" for p in RECIPES])
-def test_recipe_validates(recipe, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        lightning_cli(["fit", "-c", str(recipe), "--print_config"])
-    assert exit_info.value.code in (0, None)
-    config = yaml.safe_load(capsys.readouterr().out)
+def parse(argv: list[str]) -> dict:
+    """The config LightningCLI parses from ``tts <argv> --print_config`` (cached: each parse costs seconds)."""
+    key = tuple(argv)
+    if key not in _PARSED:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
+            lightning_cli([*argv, "--print_config"])
+        assert exit_info.value.code in (0, None), argv
+        _PARSED[key] = yaml.safe_load(out.getvalue())
+    return _PARSED[key]
+
+
+def compose(files: list[str], run_dir: str | None = None, *extra: str) -> dict:
+    run = ["--run_dir", run_dir] if run_dir else []
+    return parse(["fit", *run, *(a for f in files for a in ("-c", str(ROOT / f))), *extra])
+
+
+def flat(name: str, tmp_path: Path) -> Path:
+    """The flat recipe ``recipes/<name>.yaml`` as it stood at commit FLAT (from git)."""
+    try:
+        text = subprocess.run(["git", "show", f"{FLAT}:recipes/{name}.yaml"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as e:
+        pytest.skip(f"needs the git history (commit {FLAT}) for the flat recipe {name}: {e}")
+    path = tmp_path / f"{name.replace('/', '_')}.yaml"
+    path.write_text(text)
+    return path
+
+
+def dotted(cfg, prefix: str = "") -> dict:
+    if isinstance(cfg, dict):
+        return {k: v for key, sub in cfg.items() for k, v in dotted(sub, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: cfg}
+
+
+def pipeline(scale: str) -> dict:
+    return yaml.safe_load((ROOT / "recipes" / scale / "pipeline.yaml").read_text())
+
+
+def _recipes() -> dict[str, list[str]]:
+    """Every recipe a user or a pipeline runs: the standalone files, the F5 compositions and the pipelines'."""
+    found = {f"{p.parent.name}/{p.stem}": [str(p.relative_to(ROOT))] for p in ROOT.glob("recipes/*/*.yaml")
+             if p.parent.name in ("vae", "vocos") or p.stem in ("vae_semantic", "vae_plain", "vocos")}  # fmt: skip
+    found.update(F5)
+    for scale in SCALES:
+        for name, stage in pipeline(scale)["train"].items():
+            files = [stage["recipe"]] if isinstance(stage["recipe"], str) else stage["recipe"]
+            found[f"{scale} pipeline {name}"] = files
+    return found
+
+
+RECIPES = _recipes()
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_validates(name):
+    config = compose(RECIPES[name], "work/run")
     assert config["model"]["class_path"].startswith("tts.")
     assert config["data"]["class_path"].startswith("tts.")
+
+
+def test_every_recipe_file_is_used():
+    """No layer lies around unused: each YAML under recipes/ is a pipeline or a file some recipe composes."""
+    used = {f for files in RECIPES.values() for f in files}
+    pipelines = {f"recipes/{s}/pipeline.yaml" for s in SCALES}
+    on_disk = {str(p.relative_to(ROOT)) for p in ROOT.glob("recipes/**/*.yaml")}
+    assert on_disk - pipelines - used == set()
+
+
+@pytest.mark.parametrize("name", sorted(F5))
+def test_layered_f5_recipe_equals_the_flat_file_it_replaces(name, tmp_path):
+    """By hand (``tts fit --run_dir work/<scale> -c ...``): every key as the flat file had it; the paths are the
+    run-directory layout tts demo writes (the flat demo/mini/smoke files named stale ones: work/demo/vae for mini,
+    no vocoder for smoke; latent:...,sample=true where tts demo trained without it)."""
+    scale = name.partition("/")[0]
+    run = f"work/{scale}" if scale in SCALES else None
+    old, new = dotted(parse(["fit", "-c", str(flat(name, tmp_path))])), dotted(compose(F5[name], run))
+    if name in SAME_PATHS:
+        assert new == old
+        return
+    assert {k: v for k, v in new.items() if k not in PATH_KEYS} == {k: v for k, v in old.items() if k not in PATH_KEYS}
+    space = "mel" if "mel" in name else "semantic"
+    expected_space = f"mel:vocos={run}/models/vocos" if space == "mel" else f"latent:vae={run}/models/vae_semantic"
+    assert new["model.init_args.space"] == expected_space
+    assert new["data.init_args.train_cuts"] == f"{run}/feats/{space}_train/cuts.jsonl.gz"
+    assert new["data.init_args.val_cuts"] == f"{run}/feats/{space}_dev/cuts.jsonl.gz"
+    if "trainer.logger.init_args.save_dir" in new:
+        assert new["trainer.logger.init_args.save_dir"] == f"{run}/runs/f5_{space}"
+
+
+# Each F5 stage of a pipeline as tts demo ran it until commit FLAT: the flat recipe, with the feature paths and
+# space (OUT/feats/<feats>_*, OUT/models/...) given on the command line.
+DEMO_STAGES = {
+    "smoke": {"f5_mel": "smoke/f5_mel", "f5_semantic": "smoke/f5_latent", "f5_plain": "smoke/f5_latent"},
+    "demo": {"f5_mel": "demo/f5_mel", "f5_semantic": "demo/f5_latent", "f5_plain": "demo/f5_latent"},
+    "mini": {"f5_mel": "mini/f5_mel", "f5_semantic": "mini/f5_latent", "f5_plain": "mini/f5_latent"},
+    "cpu": {"f5_mel": "cpu/f5_aligned_mel", "f5_semantic": "cpu/f5_aligned_latent",
+            "f5_plain": "cpu/f5_aligned_latent"},
+}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_tts_demo_trains_each_f5_stage_with_the_config_it_had(scale, tmp_path):
+    """``tts demo`` (``--run_dir OUT`` and the pipeline's recipe files) parses to exactly the config that the flat
+    recipe plus the paths tts demo used to rewrite on the command line gave."""
+    out = tmp_path / "out"
+    spaces = {"mel": f"mel:vocos={out / 'models' / 'vocos'}",
+              "semantic": f"latent:vae={out / 'models' / 'vae_semantic'}",
+              "plain": f"latent:vae={out / 'models' / 'vae_plain'}"}  # fmt: skip
+    for name, old_name in DEMO_STAGES[scale].items():
+        feats = name.removeprefix("f5_")
+        old = fit_argv(name, str(flat(old_name, tmp_path)), [
+            f"--data.init_args.train_cuts={out / 'feats' / f'{feats}_train' / 'cuts.jsonl.gz'}",
+            f"--data.init_args.val_cuts={out / 'feats' / f'{feats}_dev' / 'cuts.jsonl.gz'}",
+            f"--model.init_args.space={spaces[feats]}"], out)  # fmt: skip
+        new = fit_argv(name, pipeline(scale)["train"][name]["recipe"], [], out)
+        assert parse(new) == parse(old), (scale, name)
+
+
+def test_run_dir_is_required_and_named_in_the_error(capsys):
+    """A recipe that names ${run_dir} without --run_dir is refused, naming the file and key; so is an unknown
+    variable."""
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_cli(["fit", "-c", str(ROOT / BASE), "-c", str(ROOT / "recipes/space/mel.yaml"), "--print_config"])
+    assert exit_info.value.code not in (0, None)
+    err = capsys.readouterr().err
+    assert "recipes/space/mel.yaml" in err and "model.init_args.space" in err and "--run_dir" in err, err
+
+
+def test_run_dir_rejects_unknown_variables(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  init_args:\n    train_cuts: ${out_dir}/feats/x\n")
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_cli(["fit", "--run_dir", "work/x", "-c", str(ROOT / BASE), "-c", str(bad), "--print_config"])
+    assert exit_info.value.code not in (0, None)
+    err = capsys.readouterr().err
+    assert "${out_dir}" in err and "data.init_args.train_cuts" in err, err
 
 
 def test_recipe_dit_block_is_checked_key_by_key(tmp_path, capsys):
     """The DiT's hyper-parameters are one typed block (tts.f5.dit.DiTConfig): a misspelt key, or a DiT key
     left at the old flat place, is refused by name."""
-    root = Path(__file__).parent.parent
-    cfg = yaml.safe_load((root / "recipes" / "smoke" / "f5_mel.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "recipes" / "smoke" / "f5.yaml").read_text())
     assert set(cfg["model"]["init_args"]["dit"]) >= {"dim", "depth", "heads", "text_dim", "dropout"}
     for name, change in (
         ("misspelt", lambda init: init["dit"].update(depht=3)),
         ("flat", lambda init: init.update(depth=3)),
     ):
-        bad = yaml.safe_load((root / "recipes" / "smoke" / "f5_mel.yaml").read_text())
+        bad = yaml.safe_load((ROOT / "recipes" / "smoke" / "f5.yaml").read_text())
         change(bad["model"]["init_args"])
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(bad))
         with pytest.raises(SystemExit) as exit_info:
-            lightning_cli(["fit", "-c", str(path), "--print_config"])
+            lightning_cli(["fit", "-c", str(ROOT / BASE), "-c", str(path), "--print_config"])
         assert exit_info.value.code not in (0, None)
         err = capsys.readouterr().err
         assert ("depht" if name == "misspelt" else "depth") in err, err
     with pytest.raises(SystemExit) as exit_info:
-        lightning_cli(["fit", "-c", str(root / "recipes" / "smoke" / "f5_mel.yaml"), "--print_config",
-                       "--model.init_args.dit.null_text=none"])  # fmt: skip
+        lightning_cli(["fit", "-c", str(ROOT / BASE), "-c", str(ROOT / "recipes" / "smoke" / "f5.yaml"),
+                       "--print_config", "--model.init_args.dit.null_text=none"])  # fmt: skip
     assert exit_info.value.code not in (0, None)
     assert "null_text" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scale", ["smoke", "demo", "cpu", "mini"])
 def test_pipeline_names_existing_recipes_and_spec(scale):
-    root = Path(__file__).parent.parent
-    pipeline = yaml.safe_load((root / "recipes" / scale / "pipeline.yaml").read_text())
-    assert set(pipeline["train"]) == {"vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain"}
-    for stage in pipeline["train"].values():
-        assert (root / stage["recipe"]).is_file()
-    assert (root / pipeline["bench"]["spec"]).is_file()
+    spec = pipeline(scale)
+    assert set(spec["train"]) == {"vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain"}
+    for stage in spec["train"].values():
+        for recipe in [stage["recipe"]] if isinstance(stage["recipe"], str) else stage["recipe"]:
+            assert (ROOT / recipe).is_file(), recipe
+    assert (ROOT / spec["bench"]["spec"]).is_file()
 
 
 def test_cpu_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget():
     """The cpu scale's three TTS runs: the aligned DiT, one size and one wall-clock budget per space, batches of
     the same audio length; the benchmark samples them with oracle durations and reports their paired deltas."""
-    root = Path(__file__).parent.parent
-    pipeline = yaml.safe_load((root / "recipes" / "cpu" / "pipeline.yaml").read_text())
-    recipes = {n: yaml.safe_load((root / pipeline["train"][n]["recipe"]).read_text()) for n in ("f5_mel", "f5_semantic")}
+    recipes = {n: compose(pipeline("cpu")["train"][n]["recipe"], "work/cpu") for n in ("f5_mel", "f5_semantic")}
     mel, lat = (recipes[n]["model"]["init_args"] for n in ("f5_mel", "f5_semantic"))
     assert mel["conditioning"] == lat["conditioning"] == "aligned"
     for key in ("dim", "depth", "heads", "text_dim"):
@@ -71,7 +232,7 @@ def test_cpu_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget():
     assert recipes["f5_mel"]["trainer"]["max_time"] == recipes["f5_semantic"]["trainer"]["max_time"]
     frames = {n: recipes[n]["data"]["init_args"]["max_frames_per_batch"] for n in recipes}
     assert abs(frames["f5_mel"] / 93.75 - frames["f5_semantic"] / 40.0) < 0.1  # seconds of audio per batch
-    spec = yaml.safe_load((root / "eval" / "cpu.yaml").read_text())
+    spec = yaml.safe_load((ROOT / "eval" / "cpu.yaml").read_text())
     tts_rows = [s for s in spec["systems"] if s["type"] == "tts"]
     assert len(tts_rows) == 3 and all(s["durations"] == "oracle" for s in tts_rows)
     assert spec["max_utterances"] >= 100 and len(spec["seeds"]) >= 2

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 USAGE = """\
 usage: tts <command> [args]
 
-Training (LightningCLI; YAML recipes under recipes/):
+Training (LightningCLI; YAML recipes under recipes/, README "Recipes"):
   fit -c RECIPE.yaml        train a model (VAE, Vocos or F5 DiT); rerunning the same command resumes
                             from last.ckpt in its checkpoint dir (said in the log); --ckpt_path=FILE
                             resumes from FILE; delete last.ckpt to start over. A resumed F5 run continues
-                            mid-epoch with the same batches and random draws (byte-identical weights)
+                            mid-epoch with the same batches and random draws (byte-identical weights).
+                            Several -c files compose (later ones override earlier); --run_dir DIR fills
+                            ${run_dir} in recipe files (the run directory: tts demo's OUT, e.g. work/demo)
   validate -c RECIPE.yaml   run the validation loop
   test -c RECIPE.yaml       run the test loop
 
@@ -72,6 +77,67 @@ _INT_OR_FRACTION = ("limit_train_batches", "limit_val_batches", "limit_test_batc
                     "limit_predict_batches", "overfit_batches", "val_check_interval")  # fmt: skip
 
 
+# ``${run_dir}`` in a recipe file: the run directory given by ``tts fit --run_dir DIR`` (tts demo passes its OUT).
+# Recipes read through a jsonargparse loader of their own (parser mode ``tts_recipe``) that fills it in, so the
+# parsed config, --print_config and the saved config.yaml hold the resolved paths.
+RECIPE_MODE = "tts_recipe"
+_RUN_DIR: ContextVar[str | None] = ContextVar("run_dir", default=None)
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _fill_run_dir(obj: Any, source: str, key: str = "") -> Any:
+    """``obj`` with every ``${run_dir}`` replaced; a ValueError naming ``source`` and the key otherwise."""
+    if isinstance(obj, dict):
+        return {k: _fill_run_dir(v, source, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_fill_run_dir(v, source, f"{key}[{i}]") for i, v in enumerate(obj)]
+    if not isinstance(obj, str) or "${" not in obj:
+        return obj
+    where = f"{source or 'recipe'}: {key or 'value'}"
+    for name in _VARIABLE.findall(obj):
+        if name != "run_dir":
+            raise ValueError(f"{where}: unknown variable ${{{name}}} in {obj!r} (recipes know ${{run_dir}} only)")
+    run_dir = _RUN_DIR.get()
+    if run_dir is None:
+        raise ValueError(f"{where} is {obj!r}: give the run directory it names with --run_dir DIR "
+                         "(tts demo's output folder, e.g. --run_dir work/demo)")  # fmt: skip
+    return obj.replace("${run_dir}", run_dir)
+
+
+def _load_recipe(value: str, path: str = "") -> Any:
+    """jsonargparse loader of mode ``tts_recipe``: YAML, then ``${run_dir}`` filled in (in recipe files and
+    YAML/JSON values on the command line; jsonargparse keeps a plain string value as typed)."""
+    from jsonargparse import get_loader
+
+    loaded = get_loader("yaml")(value)
+    if not isinstance(loaded, (dict, list)):
+        return loaded
+    try:  # jsonargparse hands a config file's base name; its folder is in a context variable of its own
+        from jsonargparse._paths import _current_path_dir
+
+        path = os.path.join(_current_path_dir.get() or "", path) if path else path
+    except ImportError:
+        pass
+    return _fill_run_dir(loaded, str(path))
+
+
+def _pop_run_dir(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` without ``--run_dir DIR`` / ``--run_dir=DIR``, and DIR (None when absent)."""
+    rest, run_dir, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--run_dir":
+            if i + 1 >= len(argv):
+                raise SystemExit("tts fit: --run_dir needs a directory")
+            run_dir, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--run_dir="):
+            run_dir = argv[i].partition("=")[2]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return rest, run_dir
+
+
 def _checkpoint_dir(trainer) -> Path | None:
     """Where this run's ModelCheckpoint(save_last=True) writes last.ckpt, as Lightning resolves it.
 
@@ -113,7 +179,10 @@ def check_resumable(path: Path) -> None:
 
 
 def lightning_cli(argv: list[str]) -> int:
-    """``tts fit|validate|test -c recipe.yaml``: LightningCLI with model and data chosen by the recipe."""
+    """``tts fit|validate|test [--run_dir DIR] -c a.yaml [-c b.yaml ...]``: LightningCLI with model and data
+    chosen by the recipe files (later files override earlier ones; ``${run_dir}`` in them is DIR)."""
+    import yaml
+    from jsonargparse import set_loader
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
@@ -156,8 +225,11 @@ def lightning_cli(argv: list[str]) -> int:
             print(f"tts fit: resuming from {last} (delete it to start over)", file=sys.stderr)
             config["ckpt_path"] = str(last)
 
+    set_loader(RECIPE_MODE, _load_recipe, (yaml.YAMLError, ValueError))
+    argv, run_dir = _pop_run_dir(argv)
     saved_argv = sys.argv
     sys.argv = [sys.argv[0], *argv]  # LightningCLI reads sys.argv (given `args` too, it warns they differ)
+    token = _RUN_DIR.set(run_dir)
     try:
         CLI(
             LightningModule,
@@ -165,12 +237,14 @@ def lightning_cli(argv: list[str]) -> int:
             subclass_mode_model=True,
             subclass_mode_data=True,
             save_config_kwargs={"overwrite": True},
+            parser_kwargs={"parser_mode": RECIPE_MODE},
         )
     except CheckpointError as e:
         print(f"tts {argv[0]}: {e}", file=sys.stderr)
         return 2
     finally:
         sys.argv = saved_argv
+        _RUN_DIR.reset(token)
     return 0
 
 

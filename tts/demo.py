@@ -4,7 +4,8 @@ corpus -> teacher features -> semantic VAE + plain VAE -> Vocos -> mel and laten
 -> F5 on mel, on semantic latents, on plain latents -> benchmark -> report.
 
 A scale is a pipeline file ``recipes/<scale>/pipeline.yaml`` naming the corpus size, the training
-recipes (with step overrides) and the benchmark. Every training stage runs ``tts fit`` in a
+recipes (a file or a list of layered files, with overrides) and the benchmark. Every training stage runs
+``tts fit --run_dir OUT -c ...`` (recipes find their inputs as ``${run_dir}/...``) in a
 subprocess (so a killed demo resumes from each run's ``last.ckpt``) and logs to ``OUT/logs``.
 """
 
@@ -85,16 +86,25 @@ def _python_tool(argv: list[str], log: Path, threads: int | None = None) -> None
         raise RuntimeError(f"`tts {' '.join(argv)}` failed (exit {proc.returncode}); log {log}:\n{tail}")
 
 
-def fit(name: str, recipe: str, overrides: list[str], out: Path, threads: int | None = None) -> str:
-    """Train one recipe under ``OUT/runs/<name>``; resumes from its last.ckpt. Returns that path."""
+def fit_argv(name: str, recipe: str | list[str], overrides: list[str], out: Path) -> list[str]:
+    """The ``tts fit`` command line of one pipeline run: its recipe files composed in order (``-c`` each,
+    later overriding earlier) with ``--run_dir OUT`` (the recipes' ``${run_dir}``), logging under
+    ``OUT/runs/<name>``."""
     run_dir = out / "runs" / name
+    files = [recipe] if isinstance(recipe, str) else list(recipe)
     # TensorBoard logs and checkpoints land in run_dir/tb/version_0 (fixed version: resumable)
-    last = run_dir / "tb" / "version_0" / "checkpoints" / "last.ckpt"
-    argv = ["fit", "-c", str(REPO / recipe),
+    return ["fit", "--run_dir", str(out), *(a for f in files for a in ("-c", str(REPO / f))),
             "--trainer.logger=" + json.dumps({"class_path": "lightning.pytorch.loggers.TensorBoardLogger",
                                               "init_args": {"save_dir": str(run_dir), "name": "tb", "version": 0}}),
             f"--trainer.default_root_dir={run_dir}",
-            *overrides]
+            *overrides]  # fmt: skip
+
+
+def fit(name: str, recipe: str | list[str], overrides: list[str], out: Path, threads: int | None = None) -> str:
+    """Train one recipe (a file or a list of files) under ``OUT/runs/<name>``; resumes from its last.ckpt.
+    Returns that path."""
+    last = out / "runs" / name / "tb" / "version_0" / "checkpoints" / "last.ckpt"
+    argv = fit_argv(name, recipe, overrides, out)
     if last.exists():
         argv.append(f"--ckpt_path={last}")
     _python_tool(argv, out / "logs" / f"fit_{name}.log", threads)
@@ -195,17 +205,17 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
                                   "out": str(out / "runs" / name / "wer_steps.jsonl")}}
         return ["--trainer.callbacks+=" + json.dumps(callback)]
 
-    def train_f5(name: str, space: str, feat_name: str) -> str:
+    def train_f5(name: str) -> str:
+        """The F5 recipes name their space and features inside the run directory (recipes/space/*.yaml:
+        ${run_dir}/models/..., ${run_dir}/feats/...), where the stages above put them."""
         from tts.f5.export import export
 
-        ckpt = fit(name, tr[name]["recipe"],
-                   data_paths(feat_name) + [f"--model.init_args.space={space}"] + wer_curve_args(name)
-                   + tr[name].get("args", []), out)
+        ckpt = fit(name, tr[name]["recipe"], wer_curve_args(name) + tr[name].get("args", []), out)
         return str(export(ckpt, out / "models" / name))
 
-    st.run("F5 on mel", train_f5, "f5_mel", spaces["mel"], "mel")
-    st.run("F5 on semantic latents", train_f5, "f5_semantic", spaces["semantic"], "semantic")
-    st.run("F5 on plain latents", train_f5, "f5_plain", spaces["plain"], "plain")
+    st.run("F5 on mel", train_f5, "f5_mel")
+    st.run("F5 on semantic latents", train_f5, "f5_semantic")
+    st.run("F5 on plain latents", train_f5, "f5_plain")
     # The benchmark spec names the models as ${TTS_RUN}/models/<name>, as laid out above.
     os.environ["TTS_RUN"] = str(out)
     spec = load_spec(REPO / pipeline["bench"]["spec"])

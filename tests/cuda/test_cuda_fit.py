@@ -101,12 +101,18 @@ RECIPES = {  # recipe -> (data, extra overrides, global steps per batch)
     "f5_mel": ("mel", [], 1),
     "f5_latent": ("latent", [], 1),
 }
+FILES = {  # recipe -> its files (the F5 ones layered: base + smoke size; space and paths given on the line)
+    "vae_semantic": ["recipes/smoke/vae_semantic.yaml"],
+    "vocos": ["recipes/smoke/vocos.yaml"],
+    "f5_mel": ["recipes/f5/base.yaml", "recipes/smoke/f5.yaml"],
+    "f5_latent": ["recipes/f5/base.yaml", "recipes/smoke/f5.yaml"],
+}
 
 
 def _fit_argv(recipe: str, train: Path, val: Path, run_dir: Path, device: str, max_steps: int,
               extra: list[str]) -> list[str]:
     return [
-        "fit", "-c", str(REPO / "recipes/smoke" / f"{recipe}.yaml"),
+        "fit", *(a for f in FILES[recipe] for a in ("-c", str(REPO / f))),
         f"--data.init_args.train_cuts={train}", f"--data.init_args.val_cuts={val}",
         f"--trainer.accelerator={_accel(device)}", "--trainer.devices=1", "--trainer.precision=bf16-mixed",
         f"--trainer.max_steps={max_steps}", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",

@@ -41,7 +41,7 @@ def _fit(cuts: dict[str, Path], root: Path, steps: int, kill_at: int | None = No
                   "init_args": {"save_last": True, "every_n_train_steps": 1}}]  # fmt: skip
     if kill_at is not None:
         callbacks.append({"class_path": "robust_helpers.KillAtStep", "init_args": {"step": kill_at}})
-    return ["fit", "-c", str(REPO / "recipes/smoke/f5_mel.yaml"),
+    return ["fit", "-c", str(REPO / "recipes/f5/base.yaml"), "-c", str(REPO / "recipes/smoke/f5.yaml"),  # on mel
             f"--data.init_args.train_cuts={cuts['train']}", f"--data.init_args.val_cuts={cuts['dev']}",
             f"--data.init_args.max_frames_per_batch={BUDGET}", "--model.init_args.dit.dropout=0.1",
             f"--trainer.max_steps={steps}", "--trainer.enable_progress_bar=false",
