@@ -97,3 +97,15 @@ def synth_argv(model: Path, lst: str, out: Path, *extra: str) -> list[str]:
 
 def errors_of(out: Path) -> list[dict]:
     return read_jsonl(out / "errors.jsonl")
+
+
+class KillAfterBatches(pl.Callback):
+    """``kill -9`` of its own process right before training batch ``batches`` + 1 (counted in batches, not
+    optimizer steps: the GAN trainings step one or two optimizers per batch)."""
+
+    def __init__(self, batches: int):
+        self.batches = batches
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.total.completed >= self.batches:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -2,7 +2,9 @@
 
 - :class:`CropDataModule` (the GAN trainings: VAE, vocoder): random fixed-length crops of 16/24 kHz
   audio, with the cached teacher features cropped in step. Batch: ``{"wav": (B, T), "teacher": (B, N, D),
-  "teacher_lens": (B,), "ids": [str]}`` (teacher keys only with ``teacher_key``).
+  "teacher_lens": (B,), "ids": [str]}`` (teacher keys only with ``teacher_key``). The order, crop offsets
+  and gains follow from (seed, epoch, item) alone (see :class:`CropSampler`), so it resumes mid-epoch as
+  the utterance module does.
 - :class:`UtteranceDataModule` (F5 DiT): whole utterances of cached features, batched by a frame
   budget with duration bucketing (lhotse ``DynamicBucketingSampler``; DDP-aware: it reads rank and
   world size from torch.distributed, so set ``trainer.use_distributed_sampler: false``).
@@ -22,7 +24,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import random
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 from lhotse import CutSet, load_manifest
 from lhotse.dataset import DynamicBucketingSampler, SimpleCutSampler
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from tts.audio import AudioError
 from tts.data.cache import load_cut_audio
@@ -63,15 +64,19 @@ class CropDataset(Dataset):
     A crop shorter than ``num_samples`` (a short cut) is zero-padded (``pad="zeros"``; ``valid`` says how
     many samples are real) or tiled (``pad="repeat"``, as vocos' own dataset). ``peak_normalize``: scale
     each crop to a peak of a random -6..-1 dBFS (train) or -3 dBFS (eval), as vocos' dataset does.
+    Training items are fetched by key ``(index, epoch)`` (:class:`CropSampler`): the crop offset and gain
+    are drawn from a generator seeded with ``(seed, epoch, index)``, so they do not depend on which
+    DataLoader worker loads the item or on what was loaded before (a plain index is epoch 0).
     An item whose audio cannot be loaded (unreadable, non-finite, silent) is dropped from its batch with
     a warning and counted in ``load_failures`` (per process: each DataLoader worker counts its own).
     """
 
     def __init__(self, cuts: CutSet, sample_rate: int, num_samples: int, train: bool,
                  teacher_key: str | None = None, teacher_rate: float | None = None,
-                 pad: str = "zeros", peak_normalize: bool = False):
+                 pad: str = "zeros", peak_normalize: bool = False, seed: int = 0):
         if pad not in ("zeros", "repeat"):
             raise ValueError(f"pad must be 'zeros' or 'repeat', not {pad!r}")
+        self.seed = seed
         self.cuts = list(cuts)
         self.sample_rate = sample_rate
         self.num_samples = num_samples
@@ -85,12 +90,14 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.cuts)
 
-    def __getitem__(self, i: int) -> dict | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
         cut = self.cuts[i]
+        rng = np.random.default_rng([self.seed, epoch, i]) if self.train else None
         n = self.num_samples
         crop_seconds = n / self.sample_rate
         crop = min(crop_seconds, cut.duration)
-        offset = random.uniform(0.0, cut.duration - crop) if self.train else 0.0
+        offset = float(rng.uniform(0.0, cut.duration - crop)) if self.train else 0.0
         # Start crops on the teacher's frame grid (else on a whole sample) so audio and features align.
         grid = self.teacher_rate if self.teacher_key else self.sample_rate
         offset = min(math.floor(offset * grid) / grid, max(0.0, cut.duration - crop))
@@ -106,7 +113,7 @@ class CropDataset(Dataset):
             wav = wav.repeat(1 + n // wav.shape[0])
         wav = torch.nn.functional.pad(wav[:n], (0, n - min(wav.shape[0], n)))
         if self.peak_normalize:
-            gain_db = random.uniform(-6.0, -1.0) if self.train else -3.0
+            gain_db = float(rng.uniform(-6.0, -1.0)) if self.train else -3.0
             wav = wav * (10 ** (gain_db / 20) / wav.abs().max())
         item = {"id": cut.id, "wav": wav, "valid": valid}
         if self.teacher_key:
@@ -134,7 +141,89 @@ def collate_crops(items: list[dict | None]) -> dict | None:
     return batch
 
 
-class CropDataModule(L.LightningDataModule):
+class CropSampler(DistributedSampler):
+    """The training crops of each epoch: a permutation of the dataset drawn from ``seed + epoch`` (torch's
+    ``DistributedSampler``: ``set_epoch``, and under DDP each rank takes its share, read from
+    torch.distributed; being one, Lightning keeps it instead of injecting its own), yielded as keys
+    ``(index, epoch)`` for :class:`CropDataset`.
+
+    Resumable as :class:`ResumableBatches`: the next iteration skips the first ``skip`` batches of
+    ``batch_size`` items (the DataLoader's batches are consecutive runs of this order), and ``done()`` is
+    the number of batches of the current epoch that the trainer (``trained()``) has processed.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, trained: Callable[[], int] = lambda: 0):
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        replicas, rank = (torch.distributed.get_world_size(), torch.distributed.get_rank()) if distributed else (1, 0)
+        super().__init__(dataset, num_replicas=replicas, rank=rank, shuffle=True, seed=seed)
+        self.batch_size = batch_size
+        self.trained = trained
+        self.skip = 0
+        self.epoch_start = 0  # trained() when this epoch's first batch was drawn
+
+    def done(self) -> int:
+        """How many batches of the current epoch the trainer has processed."""
+        return self.trained() - self.epoch_start
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        self.epoch_start = self.trained() - skip
+        epoch = self.epoch
+        return ((i, epoch) for i in itertools.islice(super().__iter__(), skip * self.batch_size, None))
+
+
+class ResumableTrainData:
+    """The training data position of a LightningDataModule in its checkpoints, for a resume mid-epoch.
+
+    The module sets ``train_batches`` (a sampler with ``epoch``, ``set_epoch``, ``skip`` and ``done()``:
+    :class:`ResumableBatches`, :class:`CropSampler`) when it builds the training loader and then calls
+    ``_apply_resume()``; ``_data_settings()`` says what the batch order depends on.
+    """
+
+    train_batches = None
+    _resume: dict | None = None  # a checkpoint's state_dict, applied by the next train_dataloader()
+
+    def _data_settings(self) -> dict:
+        """What the batch order depends on: a resume with other values starts its epoch over."""
+        raise NotImplementedError
+
+    def _trained_batches(self) -> int:
+        return self.trainer.fit_loop.epoch_loop.batch_progress.total.processed if self.trainer else 0
+
+    def state_dict(self) -> dict:
+        """Where the training batches stand (Lightning saves this in every checkpoint): the sampler's epoch and
+        how many of its batches the trainer has processed; after the last batch of an epoch, the next epoch
+        and 0. Empty before any training."""
+        if self.trainer is None or self.train_batches is None:
+            return {}
+        epoch, done = self.train_batches.epoch, self.train_batches.done()
+        if self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            epoch, done = epoch + 1, 0
+        return {"train_epoch": epoch, "train_batches_done": done, "data_settings": self._data_settings()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Keep a checkpoint's position for the next ``train_dataloader()`` (Lightning restores the data
+        module before it builds the loaders)."""
+        self._resume = dict(state) if state else None
+
+    def _apply_resume(self) -> None:
+        state, self._resume = self._resume, None
+        if not state or "train_epoch" not in state:
+            return
+        epoch, done = int(state["train_epoch"]), int(state["train_batches_done"])
+        saved, now = state.get("data_settings", {}), self._data_settings()
+        changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+        # Lightning makes the first iterator of a resumed fit before it calls set_epoch: set it here
+        self.train_batches.set_epoch(epoch)
+        if changed:
+            log.warning("resuming with other training data settings (checkpoint, now: %s): epoch %d starts over "
+                        "instead of skipping its %d trained batches", changed, epoch, done)  # fmt: skip
+            return
+        self.train_batches.skip = done
+        log.info("resuming the training data at epoch %d after its first %d batches", epoch, done)
+
+
+class CropDataModule(ResumableTrainData, L.LightningDataModule):
     """Fixed-length audio crops for GAN training of the VAE and the vocoder (batch: see module docstring).
 
     Crop length: ``crop_seconds`` (``val_crop_seconds`` for validation, default the same), or an exact
@@ -145,6 +234,13 @@ class CropDataModule(L.LightningDataModule):
     see :func:`tts.data.validate.screen_cuts`, reported in ``reports``); an item that still fails to load
     is dropped from its batch and counted (``load_failures``); a batch with no item left is ``None``
     and the GAN module skips it.
+
+    ``seed``: the training order of each epoch, the crop offsets and gains (from (seed, epoch, item), see
+    :class:`CropSampler`, :class:`CropDataset`) and the DataLoaders' own generators (an epoch start or a
+    validation draws nothing from the global torch RNG). Resumable mid-epoch: its ``state_dict`` (in
+    Lightning checkpoints) holds the epoch and the batches of it that the trainer has processed, and a
+    resumed fit skips those (:class:`ResumableTrainData`), so it trains on the crops the uninterrupted
+    run would have.
     """
 
     def __init__(
@@ -166,10 +262,13 @@ class CropDataModule(L.LightningDataModule):
         val_crop_samples: int | None = None,
         pad: Literal["zeros", "repeat"] = "zeros",
         peak_normalize: bool = False,
+        seed: int = 0,
     ):
         super().__init__()
         if pad not in ("zeros", "repeat"):
             raise ValueError(f"data pad must be 'zeros' or 'repeat', not {pad!r}")
+        if seed < 0:
+            raise ValueError(f"data seed must be >= 0, not {seed}")
         for name, value in (("crop_samples", crop_samples), ("val_crop_samples", val_crop_samples)):
             if value is not None and value < 1:
                 raise ValueError(f"data {name} must be >= 1 (or null to use the crop seconds), not {value}")
@@ -212,17 +311,27 @@ class CropDataModule(L.LightningDataModule):
         if h.teacher_key:
             self.teacher_rate = 1.0 / train[0].custom[h.teacher_key].frame_shift
         common = dict(teacher_key=h.teacher_key, teacher_rate=self.teacher_rate, pad=h.pad,
-                      peak_normalize=h.peak_normalize)
+                      peak_normalize=h.peak_normalize, seed=h.seed)
         self.train_set = CropDataset(train, h.sample_rate, self.crop_length(True), True, **common)
         self.val_set = CropDataset(val, h.sample_rate, self.crop_length(False), False, **common)
 
-    def _loader(self, ds: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, ds: Dataset, batch_size: int, train: bool) -> DataLoader:
         w = self.hparams.num_workers
-        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=w, collate_fn=collate_crops,
-                          drop_last=shuffle and len(ds) >= batch_size, persistent_workers=w > 0)
+        sampler = None
+        if train:
+            sampler = self.train_batches = CropSampler(ds, batch_size, self.hparams.seed, self._trained_batches)
+            self._apply_resume()
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=w, collate_fn=collate_crops,
+                          drop_last=train and len(ds) >= batch_size, persistent_workers=w > 0,
+                          generator=torch.Generator().manual_seed(self.hparams.seed))  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.hparams.batch_size, True)
+
+    def _data_settings(self) -> dict:
+        h = self.hparams
+        return {"train_cuts": len(self.train_set), "seed": h.seed, "batch_size": h.batch_size,
+                "world_size": self.train_batches.num_replicas}  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.hparams.val_batch_size or self.hparams.batch_size, False)
@@ -298,7 +407,7 @@ class ResumableBatches(Sampler):
         return itertools.islice(iter(self.sampler), skip, None)
 
 
-class UtteranceDataModule(L.LightningDataModule):
+class UtteranceDataModule(ResumableTrainData, L.LightningDataModule):
     """Whole utterances with cached features, bucketed by duration, ``max_frames_per_batch`` per batch.
 
     ``max_cuts``: at most this many utterances per batch (F5-TTS' ``max_samples``: 64); None: no cap.
@@ -335,7 +444,6 @@ class UtteranceDataModule(L.LightningDataModule):
         self.reports: dict[str, SkipReport] = {}
         self.frame_rate: float | None = None
         self.train_batches: ResumableBatches | None = None
-        self._resume: dict | None = None  # a checkpoint's state_dict, applied by the next train_dataloader()
 
     def _screen(self, path: str, name: str) -> CutSet:
         h = self.hparams
@@ -397,45 +505,9 @@ class UtteranceDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_cutset, False)
 
-    # ---- resume -----------------------------------------------------------------------------------
     def _data_settings(self) -> dict:
         """What the batch order depends on: a resume with other values starts its epoch over."""
         h = self.hparams
         return {"train_cuts": len(self.train_cutset), "seed": h.seed, "max_frames_per_batch": h.max_frames_per_batch,
                 "max_cuts": h.max_cuts, "num_buckets": h.num_buckets, "frame_rate": self.frame_rate,
                 "world_size": getattr(self.train_batches.sampler, "world_size", 1)}  # fmt: skip
-
-    def _trained_batches(self) -> int:
-        return self.trainer.fit_loop.epoch_loop.batch_progress.total.processed if self.trainer else 0
-
-    def state_dict(self) -> dict:
-        """Where the training batches stand (Lightning saves this in every checkpoint): the sampler's epoch and
-        how many of its batches the trainer has processed; after the last batch of an epoch, the next epoch
-        and 0. Empty before any training."""
-        if self.trainer is None or self.train_batches is None:
-            return {}
-        epoch, done = self.train_batches.epoch, self.train_batches.done()
-        if self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            epoch, done = epoch + 1, 0
-        return {"train_epoch": epoch, "train_batches_done": done, "data_settings": self._data_settings()}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Keep a checkpoint's position for the next ``train_dataloader()`` (Lightning restores the data
-        module before it builds the loaders)."""
-        self._resume = dict(state) if state else None
-
-    def _apply_resume(self) -> None:
-        state, self._resume = self._resume, None
-        if not state or "train_epoch" not in state:
-            return
-        epoch, done = int(state["train_epoch"]), int(state["train_batches_done"])
-        saved, now = state.get("data_settings", {}), self._data_settings()
-        changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
-        # Lightning makes the first iterator of a resumed fit before it calls set_epoch: set it here
-        self.train_batches.set_epoch(epoch)
-        if changed:
-            log.warning("resuming with other training data settings (checkpoint, now: %s): epoch %d starts over "
-                        "instead of skipping its %d trained batches", changed, epoch, done)  # fmt: skip
-            return
-        self.train_batches.skip = done
-        log.info("resuming the training data at epoch %d after its first %d batches", epoch, done)
