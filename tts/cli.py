@@ -20,8 +20,9 @@ usage: tts <command> [args]
 Training (LightningCLI; YAML recipes under recipes/, README "Recipes"):
   fit -c RECIPE.yaml        train a model (VAE, Vocos or F5 DiT); rerunning the same command resumes
                             from last.ckpt in its checkpoint dir (said in the log); --ckpt_path=FILE
-                            resumes from FILE; delete last.ckpt to start over. A resumed F5 run continues
-                            mid-epoch with the same batches and random draws (byte-identical weights).
+                            resumes from FILE; delete last.ckpt to start over. A resumed run (F5, VAE,
+                            Vocos) continues mid-epoch with the same batches, crops and random draws
+                            (byte-identical weights).
                             Several -c files compose (later ones override earlier); --run_dir DIR fills
                             ${run_dir} in recipe files (the run directory: tts demo's OUT, e.g. work/demo)
   validate -c RECIPE.yaml   run the validation loop
