@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tts.vae.model import BigVGANDecoder, Encoder, SpeechVAE, VocosDecoder, build_vae
+from tts.vae.model import BigVGANDecoder, Encoder, MelEncoder, SpeechVAE, VocosDecoder, build_vae
 
 __all__ = [
     "BigVGANDecoder",
     "Encoder",
+    "MelEncoder",
     "SpeechVAE",
     "VocosDecoder",
     "build_vae",

@@ -1,4 +1,4 @@
-"""Speech VAE networks: DAC-style encoder, BigVGAN and Vocos-style decoders, the SpeechVAE wrapper.
+"""Speech VAE networks: DAC-style and log-mel encoders, BigVGAN and Vocos-style decoders, the SpeechVAE wrapper.
 
 16 kHz waveform -> 64-dim Gaussian latent at 40 Hz (hop 400 = strides 4*4*5*5) -> waveform.
 Padding rule: ``encode`` right-pads the input with zeros to a multiple of 400 samples, so a (B, T)
@@ -234,6 +234,68 @@ class Encoder(nn.Module):
         else:
             h = self.bottleneck(h.transpose(1, 2))
             mean, logvar = self.fc_mu(h).transpose(1, 2), self.fc_var(h).transpose(1, 2)
+        return mean, logvar.clamp(*self.logvar_range)
+
+
+class MelEncoder(nn.Module):
+    """Log-mel encoder for CPU budgets: (B, 1, T) -> (mean, logvar) each (B, latent_dim, T / hop_length).
+
+    Not the paper's encoder (that is the waveform ``Encoder``): a log-mel front end (``n_mels`` bands,
+    Hann window ``n_fft``, hop ``hop_length / 2``, power 1, log clamp 1e-5) is computed inside the module,
+    ConvNeXt blocks run at twice the latent rate, one stride-2 conv halves it to the latent rate, more
+    ConvNeXt blocks, then a k1 conv to mean / log-variance. The waveform encoder spends most of a CPU step
+    learning a filterbank at 16 kHz; starting from the mel leaves the whole step to the bottleneck
+    (issue 10: the cpu-scale VAEs did not resynthesize after ~550 waveform-encoder steps).
+    The same input padding rule as ``Encoder``: T a multiple of ``hop_length`` gives T / hop frames.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        hop_length: int = 400,
+        n_fft: int = 1024,
+        n_mels: int = 100,
+        dim: int = 256,
+        intermediate_dim: int = 768,
+        layers_fine: int = 3,
+        layers_coarse: int = 3,
+        latent_dim: int = 64,
+        logvar_min: float = -30.0,
+        logvar_max: float = 20.0,
+    ):
+        super().__init__()
+        import torchaudio
+
+        if hop_length % 2:
+            raise ValueError(f"hop_length must be even (the mel runs at hop_length / 2), got {hop_length}")
+        self.hop_length = hop_length
+        self.latent_dim = latent_dim
+        self.logvar_range = (logvar_min, logvar_max)
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length // 2, n_mels=n_mels, power=1.0,
+            center=True,
+        )
+        self.embed = nn.Conv1d(n_mels, dim, 7, padding=3)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        n = layers_fine + layers_coarse
+        self.fine = nn.ModuleList(ConvNeXtBlock(dim, intermediate_dim, 1 / n) for _ in range(layers_fine))
+        self.down = nn.Conv1d(dim, dim, 2, stride=2)
+        self.coarse = nn.ModuleList(ConvNeXtBlock(dim, intermediate_dim, 1 / n) for _ in range(layers_coarse))
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.out = nn.Conv1d(dim, 2 * latent_dim, 1)
+
+    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n_frames = wav.shape[-1] // self.hop_length
+        with torch.autocast(device_type=wav.device.type, enabled=False):
+            mel = self.mel(wav[:, 0].float()).clamp(min=1e-5).log()[..., : 2 * n_frames]
+        x = self.norm(self.embed(mel.to(wav.dtype)).transpose(1, 2)).transpose(1, 2)
+        for block in self.fine:
+            x = block(x)
+        x = self.down(x)
+        for block in self.coarse:
+            x = block(x)
+        h = self.out(self.final_norm(x.transpose(1, 2)).transpose(1, 2))
+        mean, logvar = h.chunk(2, dim=1)
         return mean, logvar.clamp(*self.logvar_range)
 
 
