@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tts.vae import load
 from tts.vae.export import export
 from tts.vae.loss import SemanticAlignment, kl_loss
-from tts.vae.model import BigVGANDecoder, Encoder, VocosDecoder
+from tts.vae.model import BigVGANDecoder, Encoder, MelEncoder, SpeechVAE, VocosDecoder
 from tts.vae.module import VAEModule
 
 TINY_ENCODER = {"class_path": "tts.vae.model.Encoder", "init_args": {"channels": 2}}
@@ -99,6 +99,47 @@ def test_arbitrary_lengths_pad_right_to_a_multiple_of_the_hop(n_samples):
     n = math.ceil(n_samples / 400)
     assert mean.shape == (1, 64, n)
     assert vae.decode(mean).shape == (1, n * 400)
+
+
+TINY_MEL_ENCODER = {"n_fft": 256, "n_mels": 16, "dim": 8, "intermediate_dim": 16, "layers_fine": 1, "layers_coarse": 1}
+
+
+@pytest.mark.parametrize("n_samples", [1, 399, 400, 401, 12345, 16000])
+def test_mel_encoder_follows_the_waveform_encoders_padding_rule(n_samples):
+    vae = SpeechVAE(MelEncoder(**TINY_MEL_ENCODER), VocosDecoder(dim=16, intermediate_dim=32, num_layers=1))
+    mean, logvar = vae.encode(torch.randn(2, n_samples))
+    n = math.ceil(n_samples / 400)
+    assert mean.shape == logvar.shape == (2, 64, n)
+    assert vae.decode(vae.sample(mean, logvar)).shape == (2, n * 400)
+
+
+def test_mel_encoder_is_causal_in_frames_up_to_its_receptive_field():
+    """Changing the last second of audio leaves the first frames' latents unchanged (no global pooling)."""
+    enc = MelEncoder(**TINY_MEL_ENCODER).eval()
+    wav = torch.randn(1, 1, 32000)
+    changed = wav.clone()
+    changed[..., 16000:] = torch.randn(16000)
+    with torch.no_grad():
+        a, b = enc(wav)[0], enc(changed)[0]
+    assert torch.equal(a[..., :20], b[..., :20])
+    assert not torch.equal(a[..., -5:], b[..., -5:])
+
+
+def test_mel_encoder_trains_exports_and_loads(tmp_path):
+    module = tiny_module(encoder={"class_path": "tts.vae.model.MelEncoder", "init_args": TINY_MEL_ENCODER})
+    t = trainer(max_steps=1)  # one step: the exported EMA still equals the online weights
+    t.fit(module, batches(1))
+    ckpt = tmp_path / "vae.ckpt"
+    t.save_checkpoint(ckpt)
+    out_dir = export(ckpt, tmp_path / "export")
+    wav = 0.1 * torch.randn(1, 8000)
+    with torch.no_grad():
+        assert torch.equal(load(out_dir).encode(wav)[0], module.vae.eval().encode(wav)[0])
+
+
+def test_mel_encoder_refuses_an_odd_hop():
+    with pytest.raises(ValueError, match="even"):
+        MelEncoder(hop_length=401)
 
 
 def test_logvar_is_clamped():
