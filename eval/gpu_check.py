@@ -547,7 +547,7 @@ def vae_speed(cfg: dict) -> dict:
 
     def items(count: int) -> list[dict]:
         return [{"wav": 0.1 * torch.randn(n, generator=gen), "wav_lens": torch.tensor(n),
-                 "teacher": torch.randn(n_t, init.get("teacher_dim", 384), generator=gen),
+                 "teacher": torch.randn(n_t, init["loss"]["init_args"].get("teacher_dim", 384), generator=gen),
                  "teacher_lens": torch.tensor(n_t)} for _ in range(count)]
 
     class Timer(L.Callback):
@@ -571,7 +571,7 @@ def vae_speed(cfg: dict) -> dict:
                          callbacks=callbacks)
 
     torch.manual_seed(0)
-    module = VAEModule(**init)
+    module = VAEModule.from_init_args(init)
     params = sum(p.numel() for p in module.vae.parameters())
     total = cfg["warmup_batches"] + cfg["timed_batches"]
     timer = Timer()

@@ -30,7 +30,7 @@ def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> lis
 
 @pytest.mark.slow  # per recipe: two interpreter starts and two short trainings, the first killed mid-run
 @pytest.mark.parametrize("recipe,extra", [
-    ("recipes/smoke/vae_semantic.yaml", ["--model.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
+    ("recipes/smoke/vae_semantic.yaml", ["--model.init_args.loss.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
     ("recipes/smoke/vocos.yaml", []),
 ], ids=["vae_plain", "vocos"])
 def test_fit_resumes_after_kill(tiny_corpus, tmp_path, recipe, extra):

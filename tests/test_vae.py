@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import warnings
@@ -12,9 +13,10 @@ import torch
 from factories import tiny_vae
 from torch.utils.data import DataLoader
 
+from tts.config import instantiate
 from tts.vae import load
 from tts.vae.export import export
-from tts.vae.loss import SemanticAlignment, kl_loss
+from tts.vae.loss import SemanticAlignment, VAELoss, kl_loss
 from tts.vae.model import BigVGANDecoder, Encoder, MelEncoder, SpeechVAE, VocosDecoder
 from tts.vae.module import VAEModule
 
@@ -35,18 +37,18 @@ TINY_DISC = {
 }
 
 
+LOSS_KEYS = set(inspect.signature(VAELoss).parameters)
+
+
 def tiny_module(**kwargs) -> VAEModule:
-    args = dict(
-        encoder=TINY_ENCODER,
-        decoder=TINY_DECODER,
-        discriminator=TINY_DISC,
-        teacher_dim=8,
-        semantic_hidden_dim=8,
-        mel_window_lengths=[64, 256],
-        mel_n_mels=[10, 20],
-        gan_start_step=0,
-    )
-    return VAEModule(**{**args, **kwargs})
+    """A tiny VAEModule; loss arguments (``semantic_weight=0``, ...) go to its VAELoss, ``encoder`` /
+    ``decoder`` / ``discriminator`` are class_path specs."""
+    loss = {"teacher_dim": 8, "semantic_hidden_dim": 8, "mel_window_lengths": [64, 256], "mel_n_mels": [10, 20]}
+    loss.update({k: kwargs.pop(k) for k in list(kwargs) if k in LOSS_KEYS})
+    nets = {"encoder": TINY_ENCODER, "decoder": TINY_DECODER, "discriminator": TINY_DISC}
+    nets.update({k: kwargs.pop(k) for k in list(kwargs) if k in nets})
+    args = {"gan_start_step": 0, **kwargs}
+    return VAEModule(**{k: instantiate(v) for k, v in nets.items()}, loss=VAELoss(**loss), **args)
 
 
 def batches(n: int, samples: int = 4000, teacher_dim: int = 8, nan_first: bool = False) -> DataLoader:
@@ -502,3 +504,40 @@ def test_checkpoint_of_the_pre_gan_module_trainer_loads_exports_and_resumes(tmp_
     t2.fit(resumed, batches(2), ckpt_path=tmp_path / "old.ckpt")
     assert t2.global_step == 3 and int(resumed.ema.step) == 3
     assert [s.last_epoch for s in resumed.lr_schedulers()] == [3, 3]
+
+
+def test_checkpoint_holds_every_networks_full_spec_and_loads_from_it(tmp_path):
+    """Networks built in Python record their class_path + every init arg (defaults included) in hparams, as
+    LightningCLI-built ones do; tts.vae.load rebuilds the VAE from them."""
+    module = tiny_module(semantic_weight=0.0)
+    hp = module.hparams
+    assert hp.encoder == {"class_path": "tts.vae.model.Encoder",
+                          "init_args": {**Encoder(channels=2)._init_args}}  # fmt: skip
+    assert hp.encoder["init_args"]["strides"] == [4, 4, 5, 5] and hp.encoder["init_args"]["channels"] == 2
+    assert hp.loss["class_path"] == "tts.vae.loss.VAELoss" and hp.loss["init_args"]["semantic_weight"] == 0.0
+    assert hp.discriminator["init_args"]["periods"] == [2]
+    t = trainer(max_steps=1)
+    t.fit(module, batches(1))
+    t.save_checkpoint(tmp_path / "vae.ckpt")
+    ckpt = torch.load(tmp_path / "vae.ckpt", weights_only=False)
+    assert json.dumps(ckpt["hyper_parameters"]["encoder"])  # plain data, no module objects
+    z = torch.randn(1, 64, 3)
+    with torch.no_grad():
+        assert torch.equal(load(tmp_path / "vae.ckpt").decode(z), module.vae.eval().decode(z))
+
+
+@pytest.mark.parametrize("key, value", [("latent_dim", 32), ("hop_length", 320), ("sample_rate", 24000)])
+def test_loss_sizes_must_be_the_vaes(key, value):
+    with pytest.raises(ValueError, match=f"model.init_args.loss.init_args.{key} is {value}"):
+        tiny_module(**{key: value})
+
+
+def test_from_init_args_builds_a_recipes_model_block():
+    init = {"encoder": TINY_ENCODER, "decoder": TINY_DECODER, "discriminator": None,
+            "loss": {"class_path": "tts.vae.loss.VAELoss",
+                     "init_args": {"semantic_weight": 0.0, "adversarial_weight": 0.0, "feature_matching_weight": 0.0}},
+            "lr": 2e-3}  # fmt: skip
+    module = VAEModule.from_init_args(init)
+    assert module.discriminator is None and module.alignment is None and module.hparams.lr == 2e-3
+    with pytest.raises(ValueError, match="model.init_args.decoder: unknown class_path 'tts.vae.model.Nope'"):
+        VAEModule.from_init_args({**init, "decoder": {"class_path": "tts.vae.model.Nope"}})

@@ -66,13 +66,14 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
     cli = build(recipe, "--data.init_args.crop_seconds=0.5", "--data.init_args.batch_size=1")
     module = cli.model
     hp = module.hparams
-    assert (hp.mel_weight, hp.feature_matching_weight, hp.adversarial_weight, hp.kl_weight) == (
+    loss = hp.loss["init_args"]
+    assert (loss["mel_weight"], loss["feature_matching_weight"], loss["adversarial_weight"], loss["kl_weight"]) == (
         15,
         2,
         1,
         0.01,
     )
-    assert hp.semantic_weight == (1.0 if semantic else 0.0)
+    assert loss["semantic_weight"] == (1.0 if semantic else 0.0)
     assert (module.alignment is not None) == semantic
     assert isinstance(module.vae.decoder, BigVGANDecoder)
     assert (hp.lr, tuple(hp.betas), hp.lr_decay) == (1e-4, (0.8, 0.99), 0.999996)
@@ -96,7 +97,7 @@ def test_paper_recipe_instantiates_and_trains_one_step_on_cpu(recipe, semantic):
         assert yaml.safe_load(f)["trainer"]["precision"] == "32-true"
     assert cli.datamodule.hparams.crop_seconds == 0.5
     assert (cli.datamodule.hparams.teacher_key == "teacher") == semantic
-    trainer = one_step(module, 8000, hp.teacher_dim if semantic else None)
+    trainer = one_step(module, 8000, loss["teacher_dim"] if semantic else None)
     assert trainer.global_step == 1  # one batch: the discriminator step is not counted
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
 
@@ -107,7 +108,7 @@ def test_wavlm_paper_recipe_is_the_semantic_recipe_on_wavlm_features():
         hubert = yaml.safe_load(f)
     with open(RECIPES / "vae/semantic_wavlm.yaml") as f:
         wavlm = yaml.safe_load(f)
-    assert wavlm["model"] == hubert["model"] and wavlm["model"]["init_args"]["teacher_dim"] == 1024
+    assert wavlm["model"] == hubert["model"] and wavlm["model"]["init_args"]["loss"]["init_args"]["teacher_dim"] == 1024
     assert "teacher_wavlm" in wavlm["data"]["init_args"]["train_cuts"]
     assert wavlm["trainer"]["logger"]["init_args"]["save_dir"].endswith("vae_semantic_wavlm")
     assert {k: v for k, v in wavlm["trainer"].items() if k != "logger"} == {
@@ -125,7 +126,7 @@ def test_demo_recipes_build_a_small_vocos_decoder_vae(recipe):
     n_params = sum(p.numel() for p in module.vae.parameters())
     assert isinstance(module.vae.decoder, VocosDecoder)
     assert 1e6 < n_params < 3e6
-    one_step(module, 4000, module.hparams.teacher_dim if module.alignment is not None else None)
+    one_step(module, 4000, module.hparams.loss["init_args"]["teacher_dim"] if module.alignment is not None else None)
 
 
 def test_smoke_recipe_trains_from_cached_teacher_features(tmp_path, tiny_corpus):
@@ -165,3 +166,16 @@ def test_smoke_recipe_trains_from_cached_teacher_features(tmp_path, tiny_corpus)
     vae = load(export(ckpt, tmp_path / "export"))
     with torch.no_grad():
         assert vae.decode(vae.encode(0.1 * torch.randn(1, 16000))[0]).shape == (1, 16000)
+
+
+def test_cli_checks_every_loss_key_and_records_the_same_specs_as_python(capsys):
+    """The loss is a class_path block LightningCLI validates key by key (a misspelt weight is refused by name);
+    a CLI-built module records the same full specs as one built in Python."""
+    from tts.config import class_spec
+
+    module = build("demo/vae_plain.yaml").model
+    assert module.hparams.encoder == class_spec(module.vae.encoder)
+    assert module.hparams.loss == class_spec(module.loss) and module.hparams.loss["init_args"]["semantic_weight"] == 0
+    with pytest.raises(SystemExit):
+        build("demo/vae_plain.yaml", "--model.init_args.loss.init_args.mel_wieght=1.0")
+    assert "mel_wieght" in capsys.readouterr().err

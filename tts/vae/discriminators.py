@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from tts.config import records_init_args
+
 
 def wn_conv2d(*args, **kwargs) -> nn.Conv2d:
     return weight_norm(nn.Conv2d(*args, **kwargs))
@@ -93,6 +95,7 @@ class MultiBandSTFTDiscriminator(nn.Module):
         return self.conv_post(torch.cat(outs, dim=-1)).flatten(1), fmaps
 
 
+@records_init_args
 class Discriminator(nn.Module):
     """All sub-discriminators: (B, T) -> (list of logits, list of feature-map lists).
 

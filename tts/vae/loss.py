@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tts.config import records_init_args
 from tts.gan import GANLoss
 
 
@@ -154,11 +155,13 @@ class SemanticAlignment(nn.Module):
         return ((1 - cos) * mask).sum() / mask.sum()
 
 
+@records_init_args
 class VAELoss(GANLoss):
     """The VAE's GAN losses (Semantic-VAE): weighted mel + KL (+ semantic alignment) + LSGAN + feature matching.
 
     ``semantic_weight=0``: the plain VAE (no projector, no teacher). ``teacher``: an optional teacher spec
-    computed online when a batch has no cached "teacher" features. Log names: ``train/{name}_loss``,
+    computed online when a batch has no cached "teacher" features. ``sample_rate``, ``latent_dim`` and
+    ``hop_length`` must be the VAE's (``VAEModule`` checks them). Log names: ``train/{name}_loss``,
     ``train/loss`` (the weighted total), ``train/disc_loss``, ``train/logvar_mean``.
     """
 
@@ -166,9 +169,9 @@ class VAELoss(GANLoss):
 
     def __init__(
         self,
-        sample_rate: int,
-        latent_dim: int,
-        hop_length: int,
+        sample_rate: int = 16000,
+        latent_dim: int = 64,
+        hop_length: int = 400,
         mel_weight: float = 15.0,
         feature_matching_weight: float = 2.0,
         adversarial_weight: float = 1.0,

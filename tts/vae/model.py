@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from tts.config import instantiate as instantiate_spec
+from tts.config import records_init_args
+
 
 def wn_conv1d(*args, **kwargs) -> nn.Conv1d:
     return weight_norm(nn.Conv1d(*args, **kwargs))
@@ -177,6 +180,7 @@ class AttnProjection(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+@records_init_args
 class Encoder(nn.Module):
     """DAC-style strided conv encoder: (B, 1, T) -> (mean, logvar) each (B, latent_dim, T / prod(strides)).
 
@@ -237,6 +241,7 @@ class Encoder(nn.Module):
         return mean, logvar.clamp(*self.logvar_range)
 
 
+@records_init_args
 class MelEncoder(nn.Module):
     """Log-mel encoder for CPU budgets: (B, 1, T) -> (mean, logvar) each (B, latent_dim, T / hop_length).
 
@@ -320,6 +325,7 @@ class AMPBlock(nn.Module):
         return x
 
 
+@records_init_args
 class BigVGANDecoder(nn.Module):
     """BigVGAN generator: (B, latent_dim, N) -> (B, N * prod(upsample_rates)).
 
@@ -444,6 +450,7 @@ class ISTFTHead(nn.Module):
         return wav / envelope.clamp(min=1e-11)
 
 
+@records_init_args
 class VocosDecoder(nn.Module):
     """Vocos-style decoder: ConvNeXt blocks at the latent rate + iSTFT head. (B, latent_dim, N) -> (B, N * hop)."""
 
@@ -523,21 +530,11 @@ class SpeechVAE(nn.Module):
 
 
 def instantiate(spec: dict) -> nn.Module:
-    """Build ``{"class_path": "pkg.mod.Class", "init_args": {...}}`` (a bare class name is looked up here)."""
-    import importlib
-
-    if not isinstance(spec, dict) or "class_path" not in spec:
-        raise ValueError(f"expected {{'class_path': ..., 'init_args': {{...}}}}, got {spec!r}")
-    class_path = spec["class_path"]
-    module_name, _, name = class_path.rpartition(".")
-    module = importlib.import_module(module_name) if module_name else globals()
-    cls = getattr(module, name, None) if module_name else module.get(name)
-    if cls is None:
-        raise ValueError(f"unknown class_path {class_path!r}")
-    try:
-        return cls(**spec.get("init_args", {}))
-    except TypeError as e:
-        raise ValueError(f"cannot build {class_path} with init_args {spec.get('init_args')}: {e}") from e
+    """Build ``{"class_path": "pkg.mod.Class", "init_args": {...}}`` (``tts.config.instantiate``; a bare class
+    name is looked up here)."""
+    if isinstance(spec, dict) and "." not in str(spec.get("class_path", ".")):
+        spec = {**spec, "class_path": f"{__name__}.{spec['class_path']}"}
+    return instantiate_spec(spec)
 
 
 def build_vae(encoder: dict, decoder: dict) -> SpeechVAE:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from tts.config import class_spec, instantiate
 from tts.gan import GANModule
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import VAELoss, kl_loss
-from tts.vae.model import build_vae, instantiate
+from tts.vae.model import SpeechVAE
 
 # state-dict prefixes of VAEModule checkpoints written before it ran on GANModule
 LEGACY_KEY_PREFIXES = (
@@ -27,9 +29,9 @@ LEGACY_KEY_PREFIXES = (
 
 
 class VAEModule(GANModule):
-    """Trains ``SpeechVAE`` (built from ``encoder`` / ``decoder`` class_path specs) with mel, GAN, KL and
-    optional semantic-alignment losses (``tts.vae.loss.VAELoss``). ``semantic_weight=0`` is the plain VAE:
-    no projector, no teacher. ``adversarial_weight = feature_matching_weight = 0``: no discriminator.
+    """Trains ``SpeechVAE(encoder, decoder)`` with mel, GAN, KL and optional semantic-alignment losses
+    (``loss``: ``tts.vae.loss.VAELoss``, which holds every loss weight). ``semantic_weight=0`` is the plain
+    VAE: no projector, no teacher. ``adversarial_weight = feature_matching_weight = 0``: no discriminator.
 
     As Semantic-VAE's ``scripts/train.py``: one discriminator step (gradient norm clipped to
     ``grad_clip_discriminator``, its LR scheduler stepped only then) from ``gan_start_step`` (in batches)
@@ -49,19 +51,10 @@ class VAEModule(GANModule):
 
     def __init__(
         self,
-        encoder: dict,
-        decoder: dict,
-        discriminator: dict | None = None,
-        mel_weight: float = 15.0,
-        feature_matching_weight: float = 2.0,
-        adversarial_weight: float = 1.0,
-        kl_weight: float = 0.01,
-        semantic_weight: float = 1.0,
-        teacher_dim: int = 384,
-        semantic_hidden_dim: int = 128,
-        teacher: str | None = None,
-        mel_window_lengths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048),
-        mel_n_mels: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320),
+        encoder: nn.Module,
+        decoder: nn.Module,
+        loss: VAELoss,
+        discriminator: Discriminator | None = None,
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         lr_decay: float = 0.999996,
@@ -74,29 +67,42 @@ class VAEModule(GANModule):
         ema_update_after_step: int = 100,
         ema_update_every: int = 10,
     ):
-        """``teacher``: optional teacher spec computed online when a batch has no cached "teacher" features."""
-        vae = build_vae(encoder, decoder)
-        use_gan = adversarial_weight > 0 or feature_matching_weight > 0
-        disc = (
-            instantiate(discriminator or {"class_path": "tts.vae.discriminators.Discriminator"})
-            if use_gan
-            else None
-        )
-        if disc is not None and not isinstance(disc, Discriminator):
-            raise ValueError(
-                f"discriminator must be a tts.vae.discriminators.Discriminator, got {discriminator}"
-            )
-        loss = VAELoss(
-            vae.sample_rate, vae.latent_dim, vae.hop_length, mel_weight, feature_matching_weight,
-            adversarial_weight, kl_weight, semantic_weight, teacher_dim, semantic_hidden_dim, teacher,
-            mel_window_lengths, mel_n_mels,
-        )  # fmt: skip
+        """``encoder`` / ``decoder`` / ``loss`` / ``discriminator``: the networks and losses, built from their
+        ``class_path`` blocks by LightningCLI (or passed in Python). ``discriminator``: used only when the
+        loss' adversarial or feature-matching weight is > 0 (then a default ``Discriminator()`` when None)."""
+        vae = SpeechVAE(encoder, decoder)
+        for key, value in (("sample_rate", vae.sample_rate), ("latent_dim", vae.latent_dim),
+                           ("hop_length", vae.hop_length)):  # fmt: skip
+            given = class_spec(loss)["init_args"][key]
+            if given != value:
+                raise ValueError(f"model.init_args.loss.init_args.{key} is {given}, but the VAE's is {value}")
+        use_gan = loss.weights["adv"] > 0 or loss.weights["feature_matching"] > 0
+        disc = (discriminator if discriminator is not None else Discriminator()) if use_gan else None
         super().__init__(
             vae, disc, loss, gan_start_step, grad_clip_generator, grad_clip_discriminator,
             ema, ema_beta, ema_update_after_step, ema_update_every,
         )  # fmt: skip
-        self.save_hyperparameters()
+        # The networks' and the loss' specs (class_path + every init arg) in the checkpoint: tts.vae.load and
+        # tts export vae rebuild the VAE from "encoder" / "decoder", whether LightningCLI or Python built it.
+        self.save_hyperparameters({
+            "encoder": class_spec(encoder), "decoder": class_spec(decoder), "loss": class_spec(loss),
+            "discriminator": class_spec(disc) if disc is not None else None,
+            "lr": lr, "betas": list(betas), "lr_decay": lr_decay, "gan_start_step": gan_start_step,
+            "grad_clip_generator": grad_clip_generator, "grad_clip_discriminator": grad_clip_discriminator,
+            "log_audio_count": log_audio_count, "ema": ema, "ema_beta": ema_beta,
+            "ema_update_after_step": ema_update_after_step, "ema_update_every": ema_update_every,
+        })  # fmt: skip
         self._logged_targets = False
+
+    @classmethod
+    def from_init_args(cls, init_args: dict) -> VAEModule:
+        """Build from a recipe's ``model.init_args`` as plain data (``encoder`` / ``decoder`` / ``loss`` /
+        ``discriminator`` as class_path blocks), as LightningCLI would: ``VAEModule.from_init_args(
+        yaml.safe_load(open(recipe))["model"]["init_args"])``."""
+        nets = ("encoder", "decoder", "loss", "discriminator")
+        built = {k: instantiate(v, f"model.init_args.{k}") if k in nets and v is not None else v
+                 for k, v in init_args.items()}  # fmt: skip
+        return cls(**built)
 
     @property
     def vae(self):
