@@ -14,7 +14,7 @@ from tts.features import load_space, parse_spec, space_info
 from tts.features.latent import LatentSpace
 from tts.features.mel import LOG_FLOOR, MelSpace
 from tts.features.vocos import load_vocos
-from tts.vocoder import VocosGAN
+from tts.vocoder import VocosConfig, VocosGAN
 
 
 class FakeVAE(nn.Module):
@@ -76,7 +76,7 @@ def test_mel_space_without_vocoder_says_how_to_fix():
 
 
 def test_vocos_loads_from_our_lightning_checkpoint(tmp_path):
-    gan = VocosGAN(dim=16, intermediate_dim=32, num_layers=1)
+    gan = VocosGAN(generator=VocosConfig(dim=16, intermediate_dim=32, num_layers=1))
     ckpt = {"state_dict": gan.state_dict(), "hyper_parameters": dict(gan.hparams)}
     gan.on_save_checkpoint(ckpt)
     torch.save(ckpt, tmp_path / "v.ckpt")

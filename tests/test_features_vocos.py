@@ -13,14 +13,14 @@ from torch.utils.data import DataLoader
 from tts.features import load_space
 from tts.features.vocos import load_vocos
 from tts.gan import rename_keys
-from tts.vocoder import VocosGAN, export_vocos
+from tts.vocoder import VocosConfig, VocosGAN, export_vocos
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _instantiate(spec: dict):
     module, name = spec["class_path"].rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(**spec.get("init_args", {}))
+    return getattr(importlib.import_module(module), name).from_init_args(spec.get("init_args", {}))
 
 
 def test_paper_vocos_recipe_is_the_mel_24khz_model():
@@ -65,7 +65,7 @@ def test_checkpoint_of_the_pre_gan_module_vocos_loads_exports_and_resumes(tmp_pa
     """A VocosGAN checkpoint of tts.features.vocos before tts.gan (checked against one that code wrote):
     vocos' keys at the top level, optimizers [discriminator, generator], global_step 2 per GAN batch."""
     torch.manual_seed(0)
-    gan = VocosGAN(dim=16, intermediate_dim=32, num_layers=1, gan_start_step=1)
+    gan = VocosGAN(generator=VocosConfig(dim=16, intermediate_dim=32, num_layers=1), gan_start_step=1)
     batches = DataLoader([{"wav": 0.1 * torch.randn(2, 4096)} for _ in range(3)], batch_size=None)
     kw = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
               enable_checkpointing=False, limit_val_batches=0)  # fmt: skip
@@ -87,7 +87,7 @@ def test_checkpoint_of_the_pre_gan_module_vocos_loads_exports_and_resumes(tmp_pa
     expected = load_vocos(tmp_path / "new.ckpt").decode(mel)
     torch.testing.assert_close(load_vocos(tmp_path / "old.ckpt").decode(mel), expected)
     torch.testing.assert_close(load_vocos(export_vocos(tmp_path / "old.ckpt", tmp_path / "dir")).decode(mel), expected)
-    resumed = VocosGAN(dim=16, intermediate_dim=32, num_layers=1, gan_start_step=1)
+    resumed = VocosGAN(generator=VocosConfig(dim=16, intermediate_dim=32, num_layers=1), gan_start_step=1)
     trainer = pl.Trainer(max_steps=4, **kw)
     trainer.fit(resumed, batches, ckpt_path=tmp_path / "old.ckpt")
     assert trainer.global_step == 4 and [s.last_epoch for s in resumed.lr_schedulers()] == [4, 3]

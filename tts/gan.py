@@ -72,6 +72,16 @@ class GANModule(L.LightningModule):
     legacy_key_prefixes: tuple[tuple[str, str], ...] = ()
     legacy_optimizer_order: tuple[str, ...] = ("generator", "discriminator")
 
+    @classmethod
+    def from_init_args(cls, init_args: dict):
+        """Build from a recipe's ``model.init_args`` as plain data, as LightningCLI would (its class_path
+        blocks instantiated; a bad one named by key): ``VAEModule.from_init_args(yaml.safe_load(
+        open(recipe))["model"]["init_args"])``."""
+        from tts.config import instantiate
+
+        return cls(**{k: instantiate(v, f"model.init_args.{k}") if isinstance(v, dict) and "class_path" in v else v
+                      for k, v in init_args.items()})  # fmt: skip
+
     def __init__(
         self,
         generator: nn.Module,

@@ -15,7 +15,7 @@ from tts.f5.dit import DiT
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import MultiScaleMelLoss, feature_matching_loss, generator_adversarial_loss, kl_loss
 from tts.vae.model import build_vae
-from tts.vocoder import VocosGAN
+from tts.vocoder import VocosConfig, VocosGAN
 
 pytestmark = pytest.mark.cuda
 
@@ -102,7 +102,7 @@ def test_vae_bf16_forward_backward(device, decoder):
 
 def test_vocos_bf16_forward_backward(device):
     torch.manual_seed(0)
-    gan = VocosGAN(dim=64, intermediate_dim=128, num_layers=2).to(device)
+    gan = VocosGAN(generator=VocosConfig(dim=64, intermediate_dim=128, num_layers=2)).to(device)
     dtypes = bf16_outputs(gan.generator.backbone)
     wav = 0.1 * torch.randn(2, 8192, device=device)
     with autocast(device):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.config import class_spec, instantiate
+from tts.config import class_spec
 from tts.gan import GANModule
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import VAELoss, kl_loss
@@ -93,16 +93,6 @@ class VAEModule(GANModule):
             "ema_update_after_step": ema_update_after_step, "ema_update_every": ema_update_every,
         })  # fmt: skip
         self._logged_targets = False
-
-    @classmethod
-    def from_init_args(cls, init_args: dict) -> VAEModule:
-        """Build from a recipe's ``model.init_args`` as plain data (``encoder`` / ``decoder`` / ``loss`` /
-        ``discriminator`` as class_path blocks), as LightningCLI would: ``VAEModule.from_init_args(
-        yaml.safe_load(open(recipe))["model"]["init_args"])``."""
-        nets = ("encoder", "decoder", "loss", "discriminator")
-        built = {k: instantiate(v, f"model.init_args.{k}") if k in nets and v is not None else v
-                 for k, v in init_args.items()}  # fmt: skip
-        return cls(**built)
 
     @property
     def vae(self):

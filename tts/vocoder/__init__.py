@@ -10,6 +10,6 @@ Recipes: ``recipes/vocos/mel24k.yaml`` (paper) and ``recipes/{smoke,demo,cpu,min
 """
 
 from tts.vocoder.export import export_vocos
-from tts.vocoder.module import VocosDataModule, VocosDiscriminator, VocosGAN, VocosLoss
+from tts.vocoder.module import VocosConfig, VocosDataModule, VocosDiscriminator, VocosGAN, VocosLoss
 
-__all__ = ["VocosDataModule", "VocosDiscriminator", "VocosGAN", "VocosLoss", "export_vocos"]
+__all__ = ["VocosConfig", "VocosDataModule", "VocosDiscriminator", "VocosGAN", "VocosLoss", "export_vocos"]

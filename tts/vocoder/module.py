@@ -13,10 +13,12 @@ the mel loss alone before the discriminators start, and the cosine LR schedule r
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from tts.config import class_spec, records_init_args
 from tts.data.datamodule import CropDataModule
 from tts.features.vocos import build_vocos, vocos_config
 from tts.gan import GANLoss, GANModule
@@ -32,6 +34,22 @@ LEGACY_KEY_PREFIXES = (
 )
 
 
+@dataclass(frozen=True)
+class VocosConfig:
+    """The Vocos generator's sizes, written only here: ``VocosGAN(generator=...)``, a recipe's
+    ``model.init_args.generator`` block (LightningCLI checks every key against these fields) and, through
+    ``tts.features.vocos.vocos_config``, the exported ``config.yaml`` (vocos' pretrained-dir layout).
+    Generator: ``MelSpectrogramFeatures`` (24 kHz, 100 mels, ``n_fft``, ``hop_length``) -> ``VocosBackbone``
+    (``dim``, ``intermediate_dim``, ``num_layers`` ConvNeXt blocks) -> ``ISTFTHead``. Defaults: vocos'
+    mel-24khz model; the mel feature space needs n_fft 1024 and hop 256."""
+
+    dim: int = 512
+    intermediate_dim: int = 1536
+    num_layers: int = 8
+    n_fft: int = 1024
+    hop_length: int = 256
+
+
 class VocosDiscriminator(nn.Module):
     """vocos' multi-period (``mpd``) and multi-resolution (``mrd``) discriminators."""
 
@@ -43,6 +61,7 @@ class VocosDiscriminator(nn.Module):
         self.mrd = MultiResolutionDiscriminator()
 
 
+@records_init_args
 class VocosLoss(GANLoss):
     """vocos' losses: hinge discriminator / generator losses and feature matching over MPD + MRD (MRD
     weighted ``mrd_loss_coeff``, each averaged over its sub-discriminators) + ``mel_loss_coeff`` x mel L1.
@@ -53,6 +72,7 @@ class VocosLoss(GANLoss):
 
     def __init__(self, sample_rate: int = 24000, mel_loss_coeff: float = 45.0, mrd_loss_coeff: float = 0.1):
         super().__init__()
+        self.sample_rate = sample_rate
         from vocos.loss import (
             DiscriminatorLoss,
             FeatureMatchingLoss,
@@ -97,7 +117,7 @@ class VocosLoss(GANLoss):
 
 class VocosGAN(GANModule):
     """Vocos GAN training: generator ``MelSpectrogramFeatures -> VocosBackbone -> ISTFTHead`` (``vocos.Vocos``
-    built from ``vocos_config(dim, intermediate_dim, num_layers, n_fft, hop_length)``), MPD + MRD.
+    built from ``generator``: a ``VocosConfig``), discriminator MPD + MRD, ``loss``: ``VocosLoss``.
 
     Batch: ``{"wav": (B, T)}`` at 24 kHz (``CropDataModule``; or a bare (B, T) tensor as vocos' own
     datamodule yields). AdamW (``initial_learning_rate``, betas 0.8, 0.9) for both, cosine decay over
@@ -111,16 +131,10 @@ class VocosGAN(GANModule):
 
     def __init__(
         self,
-        dim: int = 512,
-        intermediate_dim: int = 1536,
-        num_layers: int = 8,
-        n_fft: int = 1024,
-        hop_length: int = 256,
-        sample_rate: int = 24000,
+        generator: VocosConfig | None = None,
+        loss: VocosLoss | None = None,
         initial_learning_rate: float = 5e-4,
         num_warmup_steps: int = 0,
-        mel_loss_coeff: float = 45.0,
-        mrd_loss_coeff: float = 0.1,
         gan_start_step: int = 0,
         grad_clip_generator: float | None = None,
         grad_clip_discriminator: float | None = None,
@@ -129,13 +143,26 @@ class VocosGAN(GANModule):
         ema_update_after_step: int = 100,
         ema_update_every: int = 10,
     ):
-        config = vocos_config(dim, intermediate_dim, num_layers, n_fft, hop_length)
+        """``generator``: the Vocos sizes (default: the mel-24khz paper model); ``loss``: ``VocosLoss``
+        (default: vocos' coefficients), a class_path block in a recipe."""
+        if isinstance(generator, dict):  # a checkpoint's hparams, or Python callers
+            generator = VocosConfig(**generator)
+        generator = generator if generator is not None else VocosConfig()
+        loss = loss if loss is not None else VocosLoss()
+        config = vocos_config(**asdict(generator))
         super().__init__(
-            build_vocos(config), VocosDiscriminator(), VocosLoss(sample_rate, mel_loss_coeff, mrd_loss_coeff),
+            build_vocos(config), VocosDiscriminator(), loss,
             gan_start_step, grad_clip_generator, grad_clip_discriminator,
             ema, ema_beta, ema_update_after_step, ema_update_every,
         )  # fmt: skip
-        self.save_hyperparameters()
+        self.save_hyperparameters({
+            "generator": asdict(generator), "loss": class_spec(loss),
+            "initial_learning_rate": initial_learning_rate, "num_warmup_steps": num_warmup_steps,
+            "gan_start_step": gan_start_step, "grad_clip_generator": grad_clip_generator,
+            "grad_clip_discriminator": grad_clip_discriminator, "ema": ema, "ema_beta": ema_beta,
+            "ema_update_after_step": ema_update_after_step, "ema_update_every": ema_update_every,
+        })  # fmt: skip
+        self.sample_rate = loss.sample_rate
         self.vocos_config = config
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
@@ -173,7 +200,7 @@ class VocosGAN(GANModule):
         self.log("val_loss", mel_loss, prog_bar=True, sync_dist=True)
         experiment = getattr(self.logger, "experiment", None)
         if batch_idx == 0 and self.global_rank == 0 and hasattr(experiment, "add_audio"):
-            sr = self.hparams.sample_rate
+            sr = self.sample_rate
             experiment.add_audio("val/audio_in", audio[0].float().cpu(), self.global_step, sr)
             experiment.add_audio("val/audio_pred", audio_hat[0].float().cpu(), self.global_step, sr)
         return mel_loss
