@@ -206,8 +206,8 @@ def build_spaces(args, tmp: Path) -> dict:
         mel = load_space(f"mel:vocos={args.vocos}")
         notes["mel"] = f"Vocos {args.vocos}"
     else:
-        v = _recipe_args(ROOT / "recipes/demo/vocos.yaml")
-        cfg = vocos_config(v["dim"], v["intermediate_dim"], v["num_layers"])
+        v = _recipe_args(ROOT / "recipes/demo/vocos.yaml")["generator"]  # tts.vocoder.VocosConfig fields
+        cfg = vocos_config(**v)
         torch.manual_seed(0)
         mel = load_space(f"mel:vocos={save_vocos_dir(build_vocos(cfg), cfg, tmp / 'vocos')}")
         notes["mel"] = (
