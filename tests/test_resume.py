@@ -16,7 +16,7 @@ REPO = Path(__file__).parent.parent
 
 def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> list[str]:
     return [
-        sys.executable, "-m", "tts.cli", "fit", "-c", str(REPO / recipe),
+        sys.executable, "-m", "tts.cli", "fit", "--run_dir", str(run_dir), "-c", str(REPO / recipe),
         f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
         f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
         "--trainer.max_steps=400", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",

@@ -33,14 +33,18 @@ def _no_pytest_argv(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["tts"])
 
 
-def build(recipe: str, *overrides: str) -> LightningCLI:
+PLAIN = ["demo/vae_semantic.yaml", "vae/as_plain.yaml"]  # the demo plain VAE: semantic recipe + plain layer
+
+
+def build(recipe: str | list[str], *overrides: str) -> LightningCLI:
+    files = [recipe] if isinstance(recipe, str) else recipe
     return LightningCLI(
         L.LightningModule,
         L.LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
         run=False,
-        args=["-c", str(RECIPES / recipe), *CPU_OVERRIDES, *overrides],
+        args=[*(a for f in files for a in ("-c", str(RECIPES / f))), *CPU_OVERRIDES, *overrides],
     )
 
 
@@ -117,7 +121,7 @@ def test_wavlm_paper_recipe_is_the_semantic_recipe_on_wavlm_features():
     build("vae/semantic_wavlm.yaml")  # instantiates
 
 
-@pytest.mark.parametrize("recipe", ["demo/vae_semantic.yaml", "demo/vae_plain.yaml"])
+@pytest.mark.parametrize("recipe", ["demo/vae_semantic.yaml", PLAIN], ids=["semantic", "plain"])
 def test_demo_recipes_build_a_small_vocos_decoder_vae(recipe):
     module = build(recipe).model
     # the small scales keep their settings: conv bottleneck, clip 1000, raw discriminator input
@@ -173,9 +177,9 @@ def test_cli_checks_every_loss_key_and_records_the_same_specs_as_python(capsys):
     a CLI-built module records the same full specs as one built in Python."""
     from tts.config import class_spec
 
-    module = build("demo/vae_plain.yaml").model
+    module = build(PLAIN).model
     assert module.hparams.encoder == class_spec(module.vae.encoder)
     assert module.hparams.loss == class_spec(module.loss) and module.hparams.loss["init_args"]["semantic_weight"] == 0
     with pytest.raises(SystemExit):
-        build("demo/vae_plain.yaml", "--model.init_args.loss.init_args.mel_wieght=1.0")
+        build(PLAIN, "--model.init_args.loss.init_args.mel_wieght=1.0")
     assert "mel_wieght" in capsys.readouterr().err

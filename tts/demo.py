@@ -157,21 +157,15 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     st.run("teacher features", extract, "teacher", "--teacher", pipeline["teacher"], "teacher")
     tr = pipeline["train"]
 
-    def data_paths(name: str) -> list[str]:
-        return [f"--data.init_args.train_cuts={feats / f'{name}_train' / 'cuts.jsonl.gz'}",
-                f"--data.init_args.val_cuts={feats / f'{name}_dev' / 'cuts.jsonl.gz'}"]
-
-    corpus_paths = [f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
-                    f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}"]
-
-    def train_vae(name: str, paths: list[str], threads: int | None = None) -> str:
+    # Every recipe finds its inputs inside the run directory (${run_dir} = OUT): the corpus manifests
+    # (OUT/corpus), teacher features (OUT/feats/teacher_*), models (OUT/models) and features (OUT/feats).
+    def train_vae(name: str, threads: int | None = None) -> str:
         from tts.vae.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], paths + tr[name].get("args", []), out, threads)
+        ckpt = fit(name, tr[name]["recipe"], tr[name].get("args", []), out, threads)
         return str(export(ckpt, out / "models" / name))
 
-    vae_stages = [("semantic VAE", train_vae, "vae_semantic", data_paths("teacher")),
-                  ("plain VAE", train_vae, "vae_plain", corpus_paths)]
+    vae_stages = [("semantic VAE", train_vae, "vae_semantic"), ("plain VAE", train_vae, "vae_plain")]
     if pipeline.get("parallel_vaes"):
         # The two VAEs train side by side with half the cores each: small convolutions scale poorly
         # with threads, so this gives each run most of its sequential steps in half the wall time.
@@ -182,7 +176,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     def train_vocos() -> str:
         from tts.vocoder import export_vocos
 
-        ckpt = fit("vocos", tr["vocos"]["recipe"], corpus_paths + tr["vocos"].get("args", []), out)
+        ckpt = fit("vocos", tr["vocos"]["recipe"], tr["vocos"].get("args", []), out)
         return str(export_vocos(ckpt, out / "models" / "vocos"))
 
     vocos = st.run("Vocos", train_vocos)

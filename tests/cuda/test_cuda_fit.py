@@ -112,7 +112,7 @@ FILES = {  # recipe -> its files (the F5 ones layered: base + smoke size; space 
 def _fit_argv(recipe: str, train: Path, val: Path, run_dir: Path, device: str, max_steps: int,
               extra: list[str]) -> list[str]:
     return [
-        "fit", *(a for f in FILES[recipe] for a in ("-c", str(REPO / f))),
+        "fit", "--run_dir", str(run_dir), *(a for f in FILES[recipe] for a in ("-c", str(REPO / f))),
         f"--data.init_args.train_cuts={train}", f"--data.init_args.val_cuts={val}",
         f"--trainer.accelerator={_accel(device)}", "--trainer.devices=1", "--trainer.precision=bf16-mixed",
         f"--trainer.max_steps={max_steps}", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
