@@ -364,10 +364,20 @@ def test_cli_refuses_to_mix_runs_without_resume(corpus, fakes, tmp_path):
 
 @pytest.mark.parametrize("name", ["smoke", "demo", "cpu", "paper"])
 def test_eval_specs_are_well_formed(name):
-    spec = runner.load_spec(Path(__file__).parents[1] / "eval" / f"{name}.yaml")
+    spec = runner.load_spec(Path(__file__).parents[1] / "eval" / f"{name}.yaml", run_dir="work/x")
     assert spec["systems"] and spec["asr"] and spec["notes"]
     assert spec["baseline"] in {s["name"] for s in spec["systems"]}
     assert {s["type"] for s in spec["systems"]} == set(runner.SYSTEM_TYPES)
+
+
+def test_run_dir_fills_the_spec_and_is_required_where_named(tmp_path):
+    spec_file = Path(__file__).parents[1] / "eval" / "demo.yaml"
+    spec = runner.load_spec(spec_file, run_dir=tmp_path / "run")
+    assert spec["test_list"] == f"{tmp_path / 'run'}/corpus/test_list.jsonl"
+    assert "${run_dir}" in spec["notes"] or "run_dir" not in spec["notes"]  # prose is left alone
+    with pytest.raises(runner.SpecError, match=r"test_list, systems\[1\]\.space.*--run_dir DIR"):
+        runner.load_spec(spec_file)
+    assert runner.main(["-c", str(spec_file), "--out", str(tmp_path / "o")]) == 2
 
 
 def test_paper_spec_names_every_missing_input_before_running(monkeypatch, tmp_path):

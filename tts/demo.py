@@ -210,9 +210,8 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     st.run("F5 on mel", train_f5, "f5_mel")
     st.run("F5 on semantic latents", train_f5, "f5_semantic")
     st.run("F5 on plain latents", train_f5, "f5_plain")
-    # The benchmark spec names the models as ${TTS_RUN}/models/<name>, as laid out above.
-    os.environ["TTS_RUN"] = str(out)
-    spec = load_spec(REPO / pipeline["bench"]["spec"])
+    # The benchmark spec names the models as ${run_dir}/models/<name>, as laid out above.
+    spec = load_spec(REPO / pipeline["bench"]["spec"], run_dir=out)
     summary = st.run("benchmark", lambda: _bench_summary(run_bench(spec, out / "bench"), out / "bench"))
     atomic_write_json(out / "pipeline.json", {"scale": scale, "pipeline": pipeline, "stage_seconds": st.times,
                                               "wall_seconds_this_run": time.time() - t0})

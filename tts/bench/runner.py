@@ -157,12 +157,16 @@ def main(argv: list[str]) -> int:
         "--overwrite", action="store_true", help="delete earlier audio + caches in --out first"
     )
     parser.add_argument("--max-utterances", type=int, help="override the spec's max_utterances")
+    parser.add_argument(
+        "--run_dir", "--run-dir", default=None,
+        help="the run directory ${run_dir} names in the spec (the folder tts demo --out DIR wrote, e.g. work/demo)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     out = Path(args.out)
     if (out / "cache").exists() and not (args.resume or args.overwrite):
         parser.error(f"{out} holds an earlier run: pass --resume to continue it or --overwrite to start over")
     try:
-        spec = load_spec(args.config)
+        spec = load_spec(args.config, args.run_dir)
         if args.max_utterances is not None:
             spec["max_utterances"] = args.max_utterances
         report = run_bench(spec, out, resume=not args.overwrite)

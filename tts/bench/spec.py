@@ -1,6 +1,6 @@
 """The benchmark spec: typed dataclasses, the YAML reader, and the check of every key and path before work.
 
-``load_spec(path)`` reads the YAML (errors name file:line:col). ``prepare_spec(spec)`` expands $VARS,
+``load_spec(path, run_dir)`` reads the YAML (errors name file:line:col) and fills ``${run_dir}``. ``prepare_spec(spec)`` expands $VARS,
 walks the mapping against :class:`BenchSpec` with ``check_spec`` (unknown keys with the nearest known
 key, wrong types, values out of range, keys that do not apply to a system's type, ASR / similarity
 arguments the chosen backend's constructor does not take), checks every path and reads the test list;
@@ -240,8 +240,31 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     return {**dataclasses.asdict(spec), "systems": out_systems}, problems
 
 
-def load_spec(path: str | Path) -> dict:
-    """Read a YAML spec; relative paths stay relative to the working directory."""
+RUN_DIR_VAR = "${run_dir}"
+
+
+def _fill_run_dir(obj, run_dir: str | None, where: str, unfilled: list[str]):
+    """``obj`` with ``${run_dir}`` replaced by ``run_dir`` in every string (notes and scale are prose); keys
+    naming it without a run directory are recorded in ``unfilled``."""
+    if isinstance(obj, dict):
+        return {k: v if k in ("notes", "scale") else _fill_run_dir(v, run_dir, f"{where}.{k}" if where else k,
+                                                                   unfilled)
+                for k, v in obj.items()}  # fmt: skip
+    if isinstance(obj, list):
+        return [_fill_run_dir(v, run_dir, f"{where}[{i}]", unfilled) for i, v in enumerate(obj)]
+    if isinstance(obj, str) and RUN_DIR_VAR in obj:
+        if run_dir is None:
+            unfilled.append(where)
+            return obj
+        return obj.replace(RUN_DIR_VAR, run_dir)
+    return obj
+
+
+def load_spec(path: str | Path, run_dir: str | Path | None = None) -> dict:
+    """Read a YAML spec; relative paths stay relative to the working directory. ``${run_dir}`` in a value is
+    the run directory (``tts bench --run_dir DIR``: the folder ``tts demo --out DIR`` wrote); a spec that
+    names it without one is refused, naming its keys. Other ``$VARS`` are environment variables, expanded
+    by ``prepare_spec``."""
     import yaml
 
     path = Path(path)
@@ -258,6 +281,11 @@ def load_spec(path: str | Path) -> dict:
         raise SpecError(f"{at}: invalid YAML: {problem or e}") from e
     if not isinstance(spec, dict):
         raise SpecError(f"{path}: a benchmark spec is a YAML mapping")
+    unfilled: list[str] = []
+    spec = _fill_run_dir(spec, None if run_dir is None else str(run_dir), "", unfilled)
+    if unfilled:
+        raise SpecError(f"{path}: {', '.join(unfilled)} name {RUN_DIR_VAR}: give the run directory with --run_dir DIR "
+                        "(the folder tts demo --out DIR wrote, e.g. --run_dir work/demo)")  # fmt: skip
     spec.setdefault("spec_path", str(path))
     return spec
 
