@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 import lightning.pytorch as pl
+import pytest
 import torch
 import yaml
 from torch.utils.data import DataLoader
@@ -101,3 +102,22 @@ LEGACY = (
     ("multiresddisc.", "discriminator.mrd."),
     ("melspec_loss.", "loss.melspec_loss."),
 )
+
+
+@pytest.mark.parametrize("bad, named", [("--model.init_args.generator.dimm=8", "dimm"),
+                                        ("--model.init_args.loss.init_args.mel_los_coeff=1", "mel_los_coeff")])
+def test_vocos_recipe_blocks_are_checked_key_by_key(bad, named, capsys):
+    """The generator sizes (VocosConfig) and the loss (a class_path block) are validated by LightningCLI:
+    a misspelt key is refused by name; the parsed recipe gives the checkpoint the full loss spec."""
+    from tts.cli import lightning_cli
+
+    args = ["fit", "--run_dir", "work/x", "-c", str(ROOT / "recipes/demo/vocos.yaml"), "--print_config"]
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_cli([*args, bad])
+    assert exit_info.value.code not in (0, None)
+    assert named in capsys.readouterr().err
+    gan = VocosGAN.from_init_args(yaml.safe_load((ROOT / "recipes/demo/vocos.yaml").read_text())["model"]["init_args"])
+    assert gan.hparams.generator == {"dim": 128, "intermediate_dim": 384, "num_layers": 4, "n_fft": 1024,
+                                     "hop_length": 256}  # fmt: skip
+    assert gan.hparams.loss == {"class_path": "tts.vocoder.module.VocosLoss",
+                                "init_args": {"sample_rate": 24000, "mel_loss_coeff": 45, "mrd_loss_coeff": 0.1}}
