@@ -55,3 +55,18 @@ def test_fit_resumes_after_kill(tiny_corpus, tmp_path, recipe, extra):
     assert "Restoring states from the checkpoint" in out.stdout + out.stderr
     final = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
     assert final == step_at_kill + 8
+
+
+def test_a_checkpoint_of_an_older_module_form_resumes_with_the_recipes_config(tmp_path, capsys):
+    """LightningCLI merges a checkpoint's hyper-parameters into the config; a VAEModule checkpoint from before the
+    loss: block (loss weights as its own arguments) is not merged (said on stderr), a current one is."""
+    from tts.cli import _hparams_fit_the_model
+
+    old = {"_class_path": "tts.vae.module.VAEModule", "encoder": {}, "decoder": {}, "mel_weight": 15.0, "kl_weight": 0.01}
+    new = {"_class_path": "tts.vae.module.VAEModule", "encoder": {}, "decoder": {}, "loss": {}, "lr": 1e-3}
+    for name, hp in (("old", old), ("new", new)):
+        torch.save({"state_dict": {}, "global_step": 1, "hyper_parameters": hp}, tmp_path / f"{name}.ckpt")
+    assert not _hparams_fit_the_model(tmp_path / "old.ckpt")
+    err = capsys.readouterr().err
+    assert "older form of VAEModule" in err and "kl_weight, mel_weight" in err
+    assert _hparams_fit_the_model(tmp_path / "new.ckpt")

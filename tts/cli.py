@@ -179,6 +179,35 @@ def check_resumable(path: Path) -> None:
         raise CheckpointError(f"{path} is not a Lightning training checkpoint (no global_step / state_dict)")
 
 
+def _hparams_fit_the_model(path: Path) -> bool:
+    """LightningCLI merges a checkpoint's hyper-parameters into the config it resumes with. A checkpoint
+    written by an older form of its module (e.g. a VAEModule whose loss weights were its own arguments,
+    before the ``loss:`` block) has keys the module no longer takes: then the recipe's config is used as
+    given (said on stderr), and the weights, optimizer and step still resume."""
+    import importlib
+    import inspect
+
+    from tts.io import load_checkpoint
+
+    hparams = dict(load_checkpoint(path).get("hyper_parameters") or {})
+    class_path = hparams.pop("_class_path", None)
+    hparams.pop("_instantiator", None)
+    if not class_path or not hparams:
+        return True
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        params = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+    except (ImportError, AttributeError, ValueError):
+        return True
+    unknown = sorted(set(hparams) - set(params))
+    if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        print(f"tts fit: {path} was written by an older form of {name} (hyper-parameters "
+              f"{', '.join(unknown[:6])}{', ...' if len(unknown) > 6 else ''} are no longer its arguments): "
+              "resuming with the recipe's model config", file=sys.stderr)  # fmt: skip
+        return False
+    return True
+
+
 def lightning_cli(argv: list[str]) -> int:
     """``tts fit|validate|test [--run_dir DIR] -c a.yaml [-c b.yaml ...]``: LightningCLI with model and data
     chosen by the recipe files (later files override earlier ones; ``${run_dir}`` in them is DIR)."""
@@ -203,6 +232,8 @@ def lightning_cli(argv: list[str]) -> int:
             )
             if explicit and Path(explicit).is_file():
                 check_resumable(Path(explicit))
+                if not _hparams_fit_the_model(Path(explicit)):
+                    return
             super()._parse_ckpt_path()
 
         def before_fit(self) -> None:

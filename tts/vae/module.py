@@ -85,6 +85,7 @@ class VAEModule(GANModule):
         # The networks' and the loss' specs (class_path + every init arg) in the checkpoint: tts.vae.load and
         # tts export vae rebuild the VAE from "encoder" / "decoder", whether LightningCLI or Python built it.
         self.save_hyperparameters({
+            "_class_path": f"{type(self).__module__}.{type(self).__qualname__}",  # as LightningCLI stores it
             "encoder": class_spec(encoder), "decoder": class_spec(decoder), "loss": class_spec(loss),
             "discriminator": class_spec(disc) if disc is not None else None,
             "lr": lr, "betas": list(betas), "lr_decay": lr_decay, "gan_start_step": gan_start_step,

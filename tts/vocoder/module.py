@@ -156,6 +156,7 @@ class VocosGAN(GANModule):
             ema, ema_beta, ema_update_after_step, ema_update_every,
         )  # fmt: skip
         self.save_hyperparameters({
+            "_class_path": f"{type(self).__module__}.{type(self).__qualname__}",  # as LightningCLI stores it
             "generator": asdict(generator), "loss": class_spec(loss),
             "initial_learning_rate": initial_learning_rate, "num_warmup_steps": num_warmup_steps,
             "gan_start_step": gan_start_step, "grad_clip_generator": grad_clip_generator,
