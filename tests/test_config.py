@@ -46,3 +46,12 @@ def test_bad_specs_are_named():
         instantiate({"init_args": {}})
     with pytest.raises(TypeError, match="does not record"):
         class_spec(nn.Linear(1, 1))
+
+
+def test_map_strings_walks_yaml_data_with_key_paths_and_skips():
+    from tts.config import map_strings
+
+    seen = []
+    out = map_strings({"a": ["x", {"b": "y"}], "notes": "z", "n": 1},
+                      lambda v, k: seen.append(k) or v.upper(), skip=("notes",))  # fmt: skip
+    assert out == {"a": ["X", {"b": "Y"}], "notes": "z", "n": 1} and seen == ["a[0]", "a[1].b"]

@@ -86,23 +86,24 @@ _RUN_DIR: ContextVar[str | None] = ContextVar("run_dir", default=None)
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
-def _fill_run_dir(obj: Any, source: str, key: str = "") -> Any:
+def _fill_run_dir(obj: Any, source: str) -> Any:
     """``obj`` with every ``${run_dir}`` replaced; a ValueError naming ``source`` and the key otherwise."""
-    if isinstance(obj, dict):
-        return {k: _fill_run_dir(v, source, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_fill_run_dir(v, source, f"{key}[{i}]") for i, v in enumerate(obj)]
-    if not isinstance(obj, str) or "${" not in obj:
-        return obj
-    where = f"{source or 'recipe'}: {key or 'value'}"
-    for name in _VARIABLE.findall(obj):
-        if name != "run_dir":
-            raise ValueError(f"{where}: unknown variable ${{{name}}} in {obj!r} (recipes know ${{run_dir}} only)")
-    run_dir = _RUN_DIR.get()
-    if run_dir is None:
-        raise ValueError(f"{where} is {obj!r}: give the run directory it names with --run_dir DIR "
-                         "(tts demo's output folder, e.g. --run_dir work/demo)")  # fmt: skip
-    return obj.replace("${run_dir}", run_dir)
+    from tts.config import map_strings
+
+    def fill(value: str, key: str) -> str:
+        if "${" not in value:
+            return value
+        where = f"{source or 'recipe'}: {key or 'value'}"
+        for name in _VARIABLE.findall(value):
+            if name != "run_dir":
+                raise ValueError(f"{where}: unknown variable ${{{name}}} in {value!r} (recipes know ${{run_dir}} only)")
+        run_dir = _RUN_DIR.get()
+        if run_dir is None:
+            raise ValueError(f"{where} is {value!r}: give the run directory it names with --run_dir DIR "
+                             "(tts demo's output folder, e.g. --run_dir work/demo)")  # fmt: skip
+        return value.replace("${run_dir}", run_dir)
+
+    return map_strings(obj, fill)
 
 
 def _load_recipe(value: str, path: str = "") -> Any:
@@ -164,8 +165,9 @@ def _checkpoint_dir(trainer) -> Path | None:
     return base / version / "checkpoints"
 
 
-def check_resumable(path: Path) -> None:
-    """Raise CheckpointError naming ``path`` when it cannot be resumed from (truncated, not a checkpoint)."""
+def check_resumable(path: Path) -> dict:
+    """The checkpoint at ``path``; CheckpointError naming it when it cannot be resumed from (truncated, not a
+    checkpoint)."""
     from tts.io import CheckpointError, load_checkpoint
 
     try:
@@ -177,26 +179,26 @@ def check_resumable(path: Path) -> None:
         ) from e
     if "global_step" not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning training checkpoint (no global_step / state_dict)")
+    return ckpt
 
 
-def _hparams_fit_the_model(path: Path) -> bool:
+def _hparams_fit_the_model(ckpt: dict, path: Path) -> bool:
     """LightningCLI merges a checkpoint's hyper-parameters into the config it resumes with. A checkpoint
     written by an older form of its module (e.g. a VAEModule whose loss weights were its own arguments,
     before the ``loss:`` block) has keys the module no longer takes: then the recipe's config is used as
     given (said on stderr), and the weights, optimizer and step still resume."""
-    import importlib
     import inspect
 
-    from tts.io import load_checkpoint
+    from tts.config import import_class
 
-    hparams = dict(load_checkpoint(path).get("hyper_parameters") or {})
+    hparams = dict(ckpt.get("hyper_parameters") or {})
     class_path = hparams.pop("_class_path", None)
     hparams.pop("_instantiator", None)
     if not class_path or not hparams:
         return True
-    module_name, _, name = class_path.rpartition(".")
+    name = class_path.rpartition(".")[2]
     try:
-        params = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+        params = inspect.signature(import_class(class_path)).parameters
     except (ImportError, AttributeError, ValueError):
         return True
     unknown = sorted(set(hparams) - set(params))
@@ -231,8 +233,7 @@ def lightning_cli(argv: list[str]) -> int:
                 else None
             )
             if explicit and Path(explicit).is_file():
-                check_resumable(Path(explicit))
-                if not _hparams_fit_the_model(Path(explicit)):
+                if not _hparams_fit_the_model(check_resumable(Path(explicit)), Path(explicit)):
                     return
             super()._parse_ckpt_path()
 

@@ -54,6 +54,23 @@ def class_spec(module: Any) -> dict:
     return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(getattr(module, INIT_ARGS_ATTR))}
 
 
+def map_strings(obj: Any, fn, key: str = "", skip: tuple[str, ...] = ()) -> Any:
+    """``obj`` (YAML data) with every string ``v`` replaced by ``fn(v, key)``, ``key`` its dotted path
+    (``a.b[2].c``); values under a mapping key in ``skip`` are left as they are."""
+    if isinstance(obj, dict):
+        return {k: v if k in skip else map_strings(v, fn, f"{key}.{k}" if key else str(k), skip)
+                for k, v in obj.items()}  # fmt: skip
+    if isinstance(obj, list):
+        return [map_strings(v, fn, f"{key}[{i}]", skip) for i, v in enumerate(obj)]
+    return fn(obj, key) if isinstance(obj, str) else obj
+
+
+def import_class(class_path: str) -> type:
+    """The class named ``pkg.mod.Class``; ImportError / AttributeError / ValueError when there is none."""
+    module_name, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
 def instantiate(spec: dict, where: str = "") -> Any:
     """Build ``{"class_path": "pkg.mod.Class", "init_args": {...}}``; a bad spec is a ValueError naming
     ``where`` (e.g. the config key) and the class."""
@@ -61,9 +78,8 @@ def instantiate(spec: dict, where: str = "") -> Any:
     if not isinstance(spec, dict) or "class_path" not in spec:
         raise ValueError(f"{at}expected {{'class_path': ..., 'init_args': {{...}}}}, got {spec!r}")
     class_path = spec["class_path"]
-    module_name, _, name = class_path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), name)
+        cls = import_class(class_path)
     except (ImportError, AttributeError, ValueError) as e:
         raise ValueError(f"{at}unknown class_path {class_path!r}") from e
     try:

@@ -243,21 +243,20 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
 RUN_DIR_VAR = "${run_dir}"
 
 
-def _fill_run_dir(obj, run_dir: str | None, where: str, unfilled: list[str]):
+def _fill_run_dir(obj, run_dir: str | None, unfilled: list[str]):
     """``obj`` with ``${run_dir}`` replaced by ``run_dir`` in every string (notes and scale are prose); keys
     naming it without a run directory are recorded in ``unfilled``."""
-    if isinstance(obj, dict):
-        return {k: v if k in ("notes", "scale") else _fill_run_dir(v, run_dir, f"{where}.{k}" if where else k,
-                                                                   unfilled)
-                for k, v in obj.items()}  # fmt: skip
-    if isinstance(obj, list):
-        return [_fill_run_dir(v, run_dir, f"{where}[{i}]", unfilled) for i, v in enumerate(obj)]
-    if isinstance(obj, str) and RUN_DIR_VAR in obj:
+    from tts.config import map_strings
+
+    def fill(value: str, key: str) -> str:
+        if RUN_DIR_VAR not in value:
+            return value
         if run_dir is None:
-            unfilled.append(where)
-            return obj
-        return obj.replace(RUN_DIR_VAR, run_dir)
-    return obj
+            unfilled.append(key)
+            return value
+        return value.replace(RUN_DIR_VAR, run_dir)
+
+    return map_strings(obj, fill, skip=("notes", "scale"))
 
 
 def load_spec(path: str | Path, run_dir: str | Path | None = None) -> dict:
@@ -282,7 +281,7 @@ def load_spec(path: str | Path, run_dir: str | Path | None = None) -> dict:
     if not isinstance(spec, dict):
         raise SpecError(f"{path}: a benchmark spec is a YAML mapping")
     unfilled: list[str] = []
-    spec = _fill_run_dir(spec, None if run_dir is None else str(run_dir), "", unfilled)
+    spec = _fill_run_dir(spec, None if run_dir is None else str(run_dir), unfilled)
     if unfilled:
         raise SpecError(f"{path}: {', '.join(unfilled)} name {RUN_DIR_VAR}: give the run directory with --run_dir DIR "
                         "(the folder tts demo --out DIR wrote, e.g. --run_dir work/demo)")  # fmt: skip

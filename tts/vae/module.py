@@ -71,9 +71,10 @@ class VAEModule(GANModule):
         ``class_path`` blocks by LightningCLI (or passed in Python). ``discriminator``: used only when the
         loss' adversarial or feature-matching weight is > 0 (then a default ``Discriminator()`` when None)."""
         vae = SpeechVAE(encoder, decoder)
+        loss_spec = class_spec(loss)
         for key, value in (("sample_rate", vae.sample_rate), ("latent_dim", vae.latent_dim),
                            ("hop_length", vae.hop_length)):  # fmt: skip
-            given = class_spec(loss)["init_args"][key]
+            given = loss_spec["init_args"][key]
             if given != value:
                 raise ValueError(f"model.init_args.loss.init_args.{key} is {given}, but the VAE's is {value}")
         use_gan = loss.weights["adv"] > 0 or loss.weights["feature_matching"] > 0
@@ -86,7 +87,7 @@ class VAEModule(GANModule):
         # tts export vae rebuild the VAE from "encoder" / "decoder", whether LightningCLI or Python built it.
         self.save_hyperparameters({
             "_class_path": f"{type(self).__module__}.{type(self).__qualname__}",  # as LightningCLI stores it
-            "encoder": class_spec(encoder), "decoder": class_spec(decoder), "loss": class_spec(loss),
+            "encoder": class_spec(encoder), "decoder": class_spec(decoder), "loss": loss_spec,
             "discriminator": class_spec(disc) if disc is not None else None,
             "lr": lr, "betas": list(betas), "lr_decay": lr_decay, "gan_start_step": gan_start_step,
             "grad_clip_generator": grad_clip_generator, "grad_clip_discriminator": grad_clip_discriminator,
