@@ -44,7 +44,13 @@ PATH_KEYS = ("model.init_args.space", "data.init_args.train_cuts", "data.init_ar
 SAME_PATHS = {"cpu/f5_aligned_mel", "cpu/f5_aligned_latent", "f5/mel_small", "f5/latent_small"}
 # Deliberate changes made after commit FLAT, by scale (dotted key -> new value); every other key is unchanged.
 # cpu: the DiT budget 22 -> 20 min, to give the VAEs 30 min within the scale's 150 (commit 0962b61).
-CHANGED = {"cpu": {"trainer.max_time": "00:00:20:00"}}
+# demo: 3 min per DiT with no step cap (issue 10 point 7: the demo trains the aligned mode; test_scale_compares...).
+CHANGED = {"cpu": {"trainer.max_time": "00:00:20:00"},
+           "demo": {"trainer.max_time": "00:00:03:00", "trainer.max_steps": -1}}
+# Scales whose pipeline was rebuilt after the redesign (issue 12) that these equivalence tests guarded: the demo
+# trains the aligned DiT, log-mel-encoder VAEs and a wider Vocos since issue 10 point 7 (its stages are checked
+# by test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget and test_recipe_validates).
+REBUILT = ("demo",)
 _PARSED: dict[tuple, dict] = {}
 
 
@@ -143,14 +149,13 @@ def test_layered_f5_recipe_equals_the_flat_file_it_replaces(name, tmp_path):
 # space (OUT/feats/<feats>_*, OUT/models/...) given on the command line.
 DEMO_STAGES = {
     "smoke": {"f5_mel": "smoke/f5_mel", "f5_semantic": "smoke/f5_latent", "f5_plain": "smoke/f5_latent"},
-    "demo": {"f5_mel": "demo/f5_mel", "f5_semantic": "demo/f5_latent", "f5_plain": "demo/f5_latent"},
     "mini": {"f5_mel": "mini/f5_mel", "f5_semantic": "mini/f5_latent", "f5_plain": "mini/f5_latent"},
     "cpu": {"f5_mel": "cpu/f5_aligned_mel", "f5_semantic": "cpu/f5_aligned_latent",
             "f5_plain": "cpu/f5_aligned_latent"},
 }
 
 
-@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("scale", [s for s in SCALES if s not in REBUILT])
 def test_tts_demo_trains_each_f5_stage_with_the_config_it_had(scale, tmp_path):
     """``tts demo`` (``--run_dir OUT`` and the pipeline's recipe files) parses to exactly the config that the flat
     recipe plus the paths tts demo used to rewrite on the command line gave."""
@@ -178,7 +183,7 @@ GAN_STAGES = {"vae_semantic": ("vae_semantic", "feats/teacher"), "vae_plain": ("
               "vocos": ("vocos", "corpus")}  # fmt: skip
 
 
-@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("scale", [s for s in SCALES if s not in REBUILT])
 def test_tts_demo_trains_each_vae_and_vocos_stage_with_the_config_it_had(scale, tmp_path):
     """``tts demo``'s VAE and Vocos stages (``--run_dir OUT`` + the pipeline's files, no paths on the command
     line) parse to exactly the config that the flat recipe, the old pipeline's overrides and the data paths tts
@@ -259,21 +264,30 @@ def test_pipeline_names_existing_recipes_and_spec(scale):
     assert (ROOT / spec["bench"]["spec"]).is_file()
 
 
-def test_cpu_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget():
-    """The cpu scale's three TTS runs: the aligned DiT, one size and one wall-clock budget per space, batches of
-    the same audio length; the benchmark samples them with oracle durations and reports their paired deltas."""
-    recipes = {n: compose(pipeline("cpu")["train"][n]["recipe"], "work/cpu") for n in ("f5_mel", "f5_semantic")}
+@pytest.mark.parametrize("scale", ["demo", "cpu"])
+def test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget(scale):
+    """The demo and cpu scales' three TTS runs: the aligned DiT, one size and one wall-clock budget per space,
+    batches of the same audio length; the benchmark samples them with oracle durations and reports their paired
+    deltas."""
+    recipes = {n: compose(pipeline(scale)["train"][n]["recipe"], f"work/{scale}")
+               for n in ("f5_mel", "f5_semantic", "f5_plain")}
     mel, lat = (recipes[n]["model"]["init_args"] for n in ("f5_mel", "f5_semantic"))
     assert mel["conditioning"] == lat["conditioning"] == "aligned"
     for key in ("dim", "depth", "heads", "text_dim"):
         assert mel["dit"][key] == lat["dit"][key], key
     for key in ("lr", "warmup_steps"):
         assert mel[key] == lat[key], key
-    assert recipes["f5_mel"]["trainer"]["max_time"] == recipes["f5_semantic"]["trainer"]["max_time"]
+    assert len({recipes[n]["trainer"]["max_time"] for n in recipes}) == 1
+    assert recipes["f5_semantic"]["model"]["init_args"] | {"space": None} == recipes["f5_plain"]["model"]["init_args"] \
+        | {"space": None}  # fmt: skip
     frames = {n: recipes[n]["data"]["init_args"]["max_frames_per_batch"] for n in recipes}
-    assert abs(frames["f5_mel"] / 93.75 - frames["f5_semantic"] / 40.0) < 0.1  # seconds of audio per batch
-    spec = yaml.safe_load((ROOT / "eval" / "cpu.yaml").read_text())
+    seconds = frames["f5_mel"] / 93.75, frames["f5_semantic"] / 40.0  # seconds of audio per batch
+    assert abs(seconds[0] - seconds[1]) < 0.01 * seconds[0]
+    spec = yaml.safe_load((ROOT / "eval" / f"{scale}.yaml").read_text())
     tts_rows = [s for s in spec["systems"] if s["type"] == "tts"]
     assert len(tts_rows) == 3 and all(s["durations"] == "oracle" for s in tts_rows)
-    assert spec["max_utterances"] >= 100 and len(spec["seeds"]) >= 2
+    if scale == "cpu":
+        assert spec["max_utterances"] >= 100 and len(spec["seeds"]) >= 2
+    else:  # the demo's mixed-voice corpus: only the natural voice's rows have alignments
+        assert spec["speakers"] == ["piper-joe"]
     assert ["f5_semantic", "f5_mel"] in spec["comparisons"] and ["f5_semantic", "f5_plain"] in spec["comparisons"]

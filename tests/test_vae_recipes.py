@@ -12,7 +12,7 @@ import yaml
 from lightning.pytorch.cli import LightningCLI
 from torch.utils.data import DataLoader
 
-from tts.vae.model import AttnProjection, BigVGANDecoder, DACSnake, VocosDecoder
+from tts.vae.model import AttnProjection, BigVGANDecoder, DACSnake, MelEncoder, VocosDecoder
 from tts.vae.module import VAEModule
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -124,9 +124,9 @@ def test_wavlm_paper_recipe_is_the_semantic_recipe_on_wavlm_features():
 @pytest.mark.parametrize("recipe", ["demo/vae_semantic.yaml", PLAIN], ids=["semantic", "plain"])
 def test_demo_recipes_build_a_small_vocos_decoder_vae(recipe):
     module = build(recipe).model
-    # the small scales keep their settings: conv bottleneck, clip 1000, raw discriminator input
-    assert module.vae.encoder.bottleneck_kind == "conv" and module.hparams.grad_clip_generator == 1000.0
-    assert not module.discriminator.normalize_input and module.ema is None
+    # the small scales' settings: a log-mel encoder (as the cpu scale), clip 1000, raw discriminator input, EMA
+    assert isinstance(module.vae.encoder, MelEncoder) and module.hparams.grad_clip_generator == 1000.0
+    assert not module.discriminator.normalize_input and module.ema is not None
     n_params = sum(p.numel() for p in module.vae.parameters())
     assert isinstance(module.vae.decoder, VocosDecoder)
     assert 1e6 < n_params < 3e6

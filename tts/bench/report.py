@@ -142,7 +142,9 @@ def render_markdown(report: dict, plots: list[str]) -> str:
         f"- **Date**: {report['date']}",
         f"- **Spec**: `{report.get('spec_path') or 'dict (run_bench)'}`",
     ]
-    lines += [f"- **Test list**: `{report['spec'].get('test_list')}` ({report['n_utterances']} utterances)"]
+    speakers = report["spec"].get("speakers")
+    only = f", speakers {', '.join(speakers)}" if speakers else ""
+    lines += [f"- **Test list**: `{report['spec'].get('test_list')}` ({report['n_utterances']} utterances{only})"]
     lines += [f"- **Seeds**: {report['seeds']}", f"- **Baseline**: {report.get('baseline') or '-'}"]
     if report.get("scale"):
         lines += [f"- **Scale**: {report['scale']}"]

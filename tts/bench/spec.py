@@ -74,6 +74,8 @@ class BenchSpec:
     notes: str | None = None
     spec_path: str | None = None
     max_utterances: int | None = None
+    # only the test-list rows of these speakers (their `speaker` key), before max_utterances; null: every row
+    speakers: list[str] | None = None
     seeds: list[int] = field(default_factory=lambda: [0])
     normalizer: str = "whisper"
     n_boot: int = 1000
@@ -321,8 +323,8 @@ def _resolve(path: str, base: Path) -> Path:
 def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     """Expand variables, check the spec against ``tts.bench.spec.BenchSpec`` and every path.
 
-    Returns (spec with defaults filled, test rows: the first ``max_utterances`` of the test list, their
-    audio paths resolved against its folder) or raises SpecError listing every problem at once.
+    Returns (spec with defaults filled, test rows: the first ``max_utterances`` of the test list (of
+    ``speakers`` when given), their audio paths resolved against its folder) or raises SpecError listing every problem at once.
     """
     problems: list[str] = []
     spec = _expand(copy.deepcopy(spec), "spec", problems)
@@ -368,9 +370,12 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
                 problems.append(f"{test_list}: {problem}")
             elif row is not None:
                 rows.append(row)
+        speakers = spec.get("speakers")
+        if isinstance(speakers, list) and speakers:
+            rows = [r for r in rows if r.get("speaker") in speakers]
         rows = rows[: spec.get("max_utterances") or None]
         if not rows:
-            problems.append(f"test_list {test_list} has no rows")
+            problems.append(f"test_list {test_list} has no rows" + (f" of speakers {speakers}" if speakers else ""))
         base = Path(test_list).parent
         needs_gt = any(s.get("type") in ("ground_truth", "resynthesis") for s in spec.get("systems") or [])
         systems = spec.get("systems") or []
