@@ -294,7 +294,7 @@ def test_comparisons_naming_unknown_systems_are_spec_errors(corpus, fakes, tmp_p
         runner.run_bench(_spec(corpus, comparisons=[["good", "nope"]]), tmp_path / "o")
 
 
-def test_speakers_selects_the_test_rows_of_those_speakers_before_max_utterances(corpus):
+def test_speakers_selects_the_test_rows_of_those_speakers_before_max_utterances(corpus, fakes):
     from tts.bench.spec import prepare_spec
 
     rows = [json.loads(line) for line in (corpus / "test_list.jsonl").read_text().splitlines()]
@@ -302,12 +302,12 @@ def test_speakers_selects_the_test_rows_of_those_speakers_before_max_utterances(
         r["speaker"] = "a" if i % 2 else "b"
     (corpus / "test_list.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     systems = _spec(corpus)["systems"][:1]
-    _, kept = prepare_spec(_spec(corpus, systems=systems, speakers=["a"], max_utterances=1))
+    _, kept = prepare_spec(_spec(corpus, systems=systems, baseline=None, speakers=["a"], max_utterances=1))
     assert [r["id"] for r in kept] == [rows[1]["id"]]
-    _, kept = prepare_spec(_spec(corpus, systems=systems, speakers=["a", "b"]))
+    _, kept = prepare_spec(_spec(corpus, systems=systems, baseline=None, speakers=["a", "b"]))
     assert len(kept) == len(rows)
     with pytest.raises(runner.SpecError, match=r"no rows of speakers \['nobody'\]"):
-        prepare_spec(_spec(corpus, systems=systems, speakers=["nobody"]))
+        prepare_spec(_spec(corpus, systems=systems, baseline=None, speakers=["nobody"]))
 
 
 def test_rerun_reuses_synthesis_and_cached_transcripts(corpus, fakes, tmp_path):
