@@ -227,9 +227,10 @@ def main(argv: list[str]) -> int:
         "re-running resumes where it stopped.",
     )
     p.add_argument("--scale", choices=SCALES, default="demo",
-                   help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores; cpu: <= 150 min on 2 CPU "
-                   "cores, natural voice, duration-aligned DiT (the scale whose report decides semantic vs plain "
-                   "vs mel); mini: one GPU, <= 10 min")
+                   help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores (the cpu scale's design in "
+                   "small: 3 min of duration-aligned DiT per space); cpu: <= 150 min on 2 CPU cores, natural "
+                   "voice, duration-aligned DiT (the scale whose report decides semantic vs plain vs mel); "
+                   "mini: one GPU, <= 10 min")
     p.add_argument("--out", default=None, help="output folder (default work/<scale>)")
     p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml)")
     args = p.parse_args(argv)

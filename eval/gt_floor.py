@@ -1,0 +1,126 @@
+"""Benchmark: the ground-truth WER floor of the natural voice on the project's generated sentences.
+
+    python eval/gt_floor.py --out eval/reports/gt_floor [--n 100] [--seed 7] [--beams 1,5] \
+        [--scales 0.667:0.8 0.333:0.333]
+
+Issue 10 asks for a Whisper-base ground-truth WER <= 5% on the test list. This script measures what decides it,
+outside the pipeline: ``--n`` sentences from ``tts.corpus.sentences.SentenceGenerator(--seed)`` spoken by the piper
+voice en_US-joe-medium at each ``noise_scale:noise_w_scale`` pair of ``--scales`` (the voice's own are
+0.667:0.8), resampled to 16 kHz, transcribed by faster-whisper base (int8, English, temperature 0) at each beam
+size of ``--beams``, scored as the benchmark does (whisper English normalizer, mean of per-utterance WER and
+corpus WER). Writes ``report.md`` (with the words most often missed) and ``report.json`` under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def speak(sentences: list[str], noise: float, noise_w: float) -> list:
+    import torch
+    import torchaudio
+
+    from tts.corpus.piper_voice import load_voice, synthesize
+
+    voice = load_voice(threads=2)
+    out = []
+    for s in sentences:
+        u = synthesize(voice, s, noise_scale=noise, noise_w_scale=noise_w)
+        out.append(torchaudio.functional.resample(torch.from_numpy(u.audio), u.sample_rate, 16000).numpy())
+    return out
+
+
+def score(sentences: list[str], hyps: list[str]) -> dict:
+    import jiwer
+
+    from tts.bench.normalize import whisper_normalize
+
+    refs = [whisper_normalize(s) for s in sentences]
+    hs = [whisper_normalize(h) for h in hyps]
+    per_utt = [jiwer.wer(r, h) for r, h in zip(refs, hs)]
+    missed: collections.Counter = collections.Counter()
+    for r, h in zip(refs, hs):
+        out = jiwer.process_words(r, h)
+        for a in out.alignments[0]:
+            if a.type in ("substitute", "delete"):
+                missed.update(out.references[0][a.ref_start_idx:a.ref_end_idx])
+    return {"wer_mean": 100 * sum(per_utt) / len(per_utt), "wer_corpus": 100 * jiwer.wer(refs, hs),
+            "n_utt_with_errors": sum(w > 0 for w in per_utt), "missed": missed.most_common(25),
+            "rows": [{"text": s, "hyp": h, "wer": w} for s, h, w in zip(sentences, hyps, per_utt)]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--out", default="eval/reports/gt_floor")
+    p.add_argument("--n", type=int, default=100, help="sentences (>= 1)")
+    p.add_argument("--seed", type=int, default=7, help="SentenceGenerator seed (the corpora use 0)")
+    p.add_argument("--beams", default="1,5", help="comma-separated Whisper beam sizes (the cpu/demo specs: 1)")
+    p.add_argument("--scales", nargs="+", default=["0.667:0.8", "0.333:0.333"],
+                   help="piper noise_scale:noise_w_scale pairs (the voice's own: 0.667:0.8)")
+    args = p.parse_args(argv)
+    if args.n < 1:
+        p.error("--n must be >= 1")
+    try:
+        beams = [int(b) for b in args.beams.split(",")]
+        scales = [tuple(float(x) for x in s.split(":")) for s in args.scales]
+    except ValueError as e:
+        p.error(f"--beams / --scales: {e}")
+    if any(b < 1 for b in beams) or any(len(s) != 2 or min(s) < 0 for s in scales):
+        p.error("--beams must be >= 1 and --scales pairs of two non-negative numbers")
+
+    from tts.bench.asr import load_asr
+    from tts.corpus.sentences import SentenceGenerator
+    from tts.io import atomic_write_json, atomic_write_text
+
+    t0 = time.time()
+    sentences = SentenceGenerator(args.seed).generate(args.n)
+    asrs = {b: load_asr({"backend": "faster-whisper", "model": "base", "beam_size": b, "compute_type": "int8",
+                         "language": "en", "max_new_tokens": 64, "temperature": 0.0}) for b in beams}  # fmt: skip
+    results = []
+    for noise, noise_w in scales:
+        wavs = speak(sentences, noise, noise_w)
+        for b, asr in asrs.items():
+            t = time.time()
+            r = score(sentences, asr.transcribe(wavs))
+            r.update(noise_scale=noise, noise_w_scale=noise_w, beam_size=b, asr_seconds=time.time() - t)
+            results.append(r)
+            print(f"noise {noise}:{noise_w} beam {b}: WER mean {r['wer_mean']:.2f}% corpus {r['wer_corpus']:.2f}%",
+                  flush=True)  # fmt: skip
+    out = Path(args.out)
+    cmd = "python eval/gt_floor.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    atomic_write_json(out / "report.json", {"command": cmd, "commit": _commit(), "seconds": time.time() - t0,
+                                            "n": args.n, "seed": args.seed, "results": results})  # fmt: skip
+    lines = ["# Ground-truth WER floor: piper joe on generated sentences, Whisper base", "",
+             f"Command: `{cmd}` (commit {_commit()}, {time.time() - t0:.0f} s). {args.n} sentences of "
+             f"`SentenceGenerator({args.seed})`; WER in %, whisper English normalizer; target (issue 10) <= 5%.", "",
+             "| piper noise_scale : noise_w | Whisper beam | WER (mean of utt.) | corpus WER | utterances with errors |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        lines.append(f"| {r['noise_scale']} : {r['noise_w_scale']} | {r['beam_size']} | {r['wer_mean']:.2f} | "
+                     f"{r['wer_corpus']:.2f} | {r['n_utt_with_errors']} / {args.n} |")  # fmt: skip
+    lines += ["", "Words most often misheard (substituted or deleted), first configuration: " +
+              ", ".join(f"{w} ({c})" for w, c in results[0]["missed"][:25]), ""]  # fmt: skip
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    print(out / "report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
