@@ -117,7 +117,7 @@ def test_vocos_recipe_blocks_are_checked_key_by_key(bad, named, capsys):
     assert exit_info.value.code not in (0, None)
     assert named in capsys.readouterr().err
     gan = VocosGAN.from_init_args(yaml.safe_load((ROOT / "recipes/demo/vocos.yaml").read_text())["model"]["init_args"])
-    assert gan.hparams.generator == {"dim": 128, "intermediate_dim": 384, "num_layers": 4, "n_fft": 1024,
+    assert gan.hparams.generator == {"dim": 256, "intermediate_dim": 768, "num_layers": 6, "n_fft": 1024,
                                      "hop_length": 256}  # fmt: skip
     assert gan.hparams.loss == {"class_path": "tts.vocoder.module.VocosLoss",
                                 "init_args": {"sample_rate": 24000, "mel_loss_coeff": 45, "mrd_loss_coeff": 0.1}}
