@@ -47,22 +47,25 @@ def speak(sentences: list[str], noise: float, noise_w: float) -> list:
 
 
 def score(sentences: list[str], hyps: list[str]) -> dict:
+    """WER as the benchmark scores it (``tts.bench.scoring`` on whisper-normalized text), plus the reference words
+    most often substituted or deleted."""
     import jiwer
 
     from tts.bench.normalize import whisper_normalize
+    from tts.bench.scoring import aggregate, score_utterance
 
-    refs = [whisper_normalize(s) for s in sentences]
-    hs = [whisper_normalize(h) for h in hyps]
-    per_utt = [jiwer.wer(r, h) for r, h in zip(refs, hs)]
+    scores = [score_utterance(s, h, whisper_normalize) for s, h in zip(sentences, hyps)]
     missed: collections.Counter = collections.Counter()
-    for r, h in zip(refs, hs):
-        out = jiwer.process_words(r, h)
-        for a in out.alignments[0]:
-            if a.type in ("substitute", "delete"):
-                missed.update(out.references[0][a.ref_start_idx:a.ref_end_idx])
-    return {"wer_mean": 100 * sum(per_utt) / len(per_utt), "wer_corpus": 100 * jiwer.wer(refs, hs),
-            "n_utt_with_errors": sum(w > 0 for w in per_utt), "missed": missed.most_common(25),
-            "rows": [{"text": s, "hyp": h, "wer": w} for s, h, w in zip(sentences, hyps, per_utt)]}  # fmt: skip
+    for sc in scores:
+        if sc["word_errors"] and sc["ref_norm"]:
+            out = jiwer.process_words(sc["ref_norm"], sc["hyp_norm"])
+            for a in out.alignments[0]:
+                if a.type in ("substitute", "delete"):
+                    missed.update(out.references[0][a.ref_start_idx:a.ref_end_idx])
+    agg = aggregate(scores)
+    return {"wer_mean": 100 * agg["wer_mean"], "wer_corpus": 100 * agg["wer_corpus"],
+            "n_utt_with_errors": sum(sc["wer"] > 0 for sc in scores), "missed": missed.most_common(25),
+            "rows": [{"text": s, "hyp": h, "wer": sc["wer"]} for s, h, sc in zip(sentences, hyps, scores)]}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)  # fmt: skip
     out = Path(args.out)
     cmd = "python eval/gt_floor.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_json(out / "report.json", {"command": cmd, "commit": _commit(), "seconds": time.time() - t0,
+    commit, seconds = _commit(), time.time() - t0
+    atomic_write_json(out / "report.json", {"command": cmd, "commit": commit, "seconds": seconds,
                                             "n": args.n, "seed": args.seed, "results": results})  # fmt: skip
     lines = ["# Ground-truth WER floor: piper joe on generated sentences, Whisper base", "",
-             f"Command: `{cmd}` (commit {_commit()}, {time.time() - t0:.0f} s). {args.n} sentences of "
+             f"Command: `{cmd}` (commit {commit}, {seconds:.0f} s). {args.n} sentences of "
              f"`SentenceGenerator({args.seed})`; WER in %, whisper English normalizer; target (issue 10) <= 5%.", "",
              "| piper noise_scale : noise_w | Whisper beam | WER (mean of utt.) | corpus WER | utterances with errors |",
              "|---|---|---|---|---|"]  # fmt: skip

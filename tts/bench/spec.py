@@ -324,7 +324,8 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     """Expand variables, check the spec against ``tts.bench.spec.BenchSpec`` and every path.
 
     Returns (spec with defaults filled, test rows: the first ``max_utterances`` of the test list (of
-    ``speakers`` when given), their audio paths resolved against its folder) or raises SpecError listing every problem at once.
+    ``speakers`` when given), their audio paths resolved against its folder) or raises SpecError listing every
+    problem at once.
     """
     problems: list[str] = []
     spec = _expand(copy.deepcopy(spec), "spec", problems)
