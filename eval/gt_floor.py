@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="eval/reports/gt_floor")
     p.add_argument("--n", type=int, default=100, help="sentences (>= 1)")
     p.add_argument("--seed", type=int, default=7, help="SentenceGenerator seed (the corpora use 0)")
+    p.add_argument("--sentences", default=None, metavar="FILE",
+                   help="the first --n sentences of this list file instead of generated ones "
+                        "(e.g. data/sentences/test_sentences.txt, the cpu scale's test split)")
     p.add_argument("--beams", default="1,5", help="comma-separated Whisper beam sizes (the cpu/demo specs: 1)")
     p.add_argument("--scales", nargs="+", default=["0.667:0.8", "0.333:0.333"],
                    help="piper noise_scale:noise_w_scale pairs (the voice's own: 0.667:0.8)")
@@ -89,11 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--beams must be >= 1 and --scales pairs of two non-negative numbers")
 
     from tts.bench.asr import load_asr
-    from tts.corpus.sentences import SentenceGenerator
+    from tts.corpus.sentences import SentenceGenerator, load_sentence_list
     from tts.io import atomic_write_json, atomic_write_text
 
     t0 = time.time()
-    sentences = SentenceGenerator(args.seed).generate(args.n)
+    if args.sentences:
+        try:
+            sentences = load_sentence_list(args.sentences)[: args.n]
+        except (OSError, ValueError) as e:
+            p.error(str(e))
+        source = f"the first {len(sentences)} of `{args.sentences}`"
+    else:
+        sentences = SentenceGenerator(args.seed).generate(args.n)
+        source = f"`SentenceGenerator({args.seed})`"
     asrs = {b: load_asr({"backend": "faster-whisper", "model": "base", "beam_size": b, "compute_type": "int8",
                          "language": "en", "max_new_tokens": 64, "temperature": 0.0}) for b in beams}  # fmt: skip
     results = []
@@ -110,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "python eval/gt_floor.py " + " ".join(argv if argv is not None else sys.argv[1:])
     commit, seconds = _commit(), time.time() - t0
     atomic_write_json(out / "report.json", {"command": cmd, "commit": commit, "seconds": seconds,
-                                            "n": args.n, "seed": args.seed, "results": results})  # fmt: skip
-    lines = ["# Ground-truth WER floor: piper joe on generated sentences, Whisper base", "",
-             f"Command: `{cmd}` (commit {commit}, {seconds:.0f} s). {args.n} sentences of "
-             f"`SentenceGenerator({args.seed})`; WER in %, whisper English normalizer; target (issue 10) <= 5%.", "",
+                                            "n": len(sentences), "source": source, "results": results})  # fmt: skip
+    lines = ["# Ground-truth WER floor: piper joe, Whisper base", "",
+             f"Command: `{cmd}` (commit {commit}, {seconds:.0f} s). {len(sentences)} sentences: "
+             f"{source}; WER in %, whisper English normalizer; target (issue 10) <= 5%.", "",
              "| piper noise_scale : noise_w | Whisper beam | WER (mean of utt.) | corpus WER | utterances with errors |",
              "|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         lines.append(f"| {r['noise_scale']} : {r['noise_w_scale']} | {r['beam_size']} | {r['wer_mean']:.2f} | "
-                     f"{r['wer_corpus']:.2f} | {r['n_utt_with_errors']} / {args.n} |")  # fmt: skip
+                     f"{r['wer_corpus']:.2f} | {r['n_utt_with_errors']} / {len(sentences)} |")  # fmt: skip
     lines += ["", "Words most often misheard (substituted or deleted), first configuration: " +
               ", ".join(f"{w} ({c})" for w, c in results[0]["missed"][:25]), ""]  # fmt: skip
     atomic_write_text(out / "report.md", "\n".join(lines))

@@ -137,3 +137,58 @@ def test_tiny_build_gives_manifests_and_a_rerun_rebuilds_nothing(tmp_path, capsy
     assert again["synthesized_now"] == 0 and again["reused"] == stats["utterances"]
     assert {p: p.stat().st_mtime_ns for p in (out / "wavs").rglob("*.wav")} == before
     assert list(load_manifest(out / "cuts_test.jsonl.gz").ids) == list(cuts["test"].ids)
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install -y flite)")
+def test_a_sentence_list_speaks_the_test_split_in_file_order(tmp_path):
+    from lhotse import load_manifest
+
+    listed = ["Could you please turn off the lights when you leave the room?",
+              "The bakery on the corner sells the best bread in town.",
+              "We bought fresh vegetables at the market this morning.",
+              "She made a cup of tea and sat down by the window to read.",
+              "The little dog barked at every car that drove past the garden.",
+              "It takes about ten minutes to walk from here to the station."]
+    lst = tmp_path / "list.txt"
+    lst.write_text("# a comment\n\n" + "\n".join(listed) + "\n")
+    out = tmp_path / "corpus"
+    args = ["--out", str(out), "--hours", "0.01", "--seed", "0", "--workers", "2", "--no-progress",
+            "--natural-share", "0", "--test-share", "0.3", "--test-sentences", str(lst)]
+    assert main(args) == 0
+    stats = json.loads((out / "corpus.json").read_text())
+    assert stats["test_sentences"] == str(lst)
+    test = load_manifest(out / "cuts_test.jsonl.gz")
+    texts = [c.supervisions[0].text for c in test]
+    assert texts and texts == listed[: len(texts)]  # file order, no generated sentence
+    assert all("_t" in c.id for c in test)
+    train = {c.supervisions[0].text for c in load_manifest(out / "cuts_train.jsonl.gz")}
+    dev = {c.supervisions[0].text for c in load_manifest(out / "cuts_dev.jsonl.gz")}
+    assert train and dev and not (train | dev) & set(listed)
+    assert sum(c.duration for c in test) >= 0.3 * 36 or len(texts) == len(listed)
+    rows = [json.loads(line) for line in (out / "test_list.jsonl").read_text().splitlines()]
+    assert sorted(r["text"] for r in rows) == sorted(texts)  # grouped by speaker
+
+
+def test_a_bad_sentence_list_is_refused_naming_the_line(tmp_path, capsys):
+    from tts.corpus.sentences import load_sentence_list
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# header\nThe train was late because of the snow.\nShe paid 5 euros \u20ac for it today.\n")
+    with pytest.raises(ValueError, match=r"bad.txt:3: characters"):
+        load_sentence_list(bad)
+    bad.write_text("The train was late because of the snow.\nToo short.\nThe train was late because of the snow.\n")
+    with pytest.raises(ValueError, match=r"bad.txt:2: 2 words"):
+        load_sentence_list(bad)
+    bad.write_text("The train was late because of the snow.\n\nThe train was late because of the snow.\n")
+    with pytest.raises(ValueError, match=r"bad.txt:3: repeats line 1"):
+        load_sentence_list(bad)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "c"), "--test-sentences", str(tmp_path / "missing.txt")])
+    assert "missing.txt does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_embedded_test_sentences_load():
+    from tts.corpus.sentences import load_sentence_list
+
+    assert len(load_sentence_list()) >= 200

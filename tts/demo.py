@@ -143,6 +143,8 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     natural = ["--natural-share", str(c["natural_share"])] if "natural_share" in c else []
     if "test_share" in c:
         natural += ["--test-share", str(c["test_share"])]
+    if c.get("test_sentences"):  # a sentence list (repo-relative) for the test split
+        natural += ["--test-sentences", str(REPO / c["test_sentences"])]
     st.run("corpus", _python_tool,
            ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0)),
             *natural],

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from tts.corpus.piper_voice import PiperVoiceMissingError
-from tts.corpus.sentences import SentenceGenerator, load_lexicon, words
+from tts.corpus.sentences import SentenceGenerator, load_lexicon, load_sentence_list, words
 from tts.errors import TTSError
 from tts.io import append_jsonl, atomic_write, atomic_write_json, read_jsonl
 
@@ -315,8 +315,10 @@ def _rank(seed: int, text: str) -> str:
     return hashlib.sha1(f"{seed}:{text}".encode()).hexdigest()
 
 
-def assign_splits(utts: list[dict], seed: int, test_share: float = TEST_FRACTION) -> dict[str, list[dict]]:
-    """Per speaker: ``test_share`` test (default ~5%; >= 3 where the speaker has enough), ~3% dev, rest train."""
+def assign_splits(utts: list[dict], seed: int, test_share: float = TEST_FRACTION,
+                  min_test: int = MIN_TEST_PER_SPEAKER) -> dict[str, list[dict]]:
+    """Per speaker: ``test_share`` test (default ~5%; >= ``min_test`` where the speaker has enough), ~3% dev,
+    rest train."""
     by_spk: dict[str, list[dict]] = defaultdict(list)
     for u in utts:
         by_spk[u["speaker"]].append(u)
@@ -325,7 +327,7 @@ def assign_splits(utts: list[dict], seed: int, test_share: float = TEST_FRACTION
         items = sorted(by_spk[spk], key=lambda u: _rank(seed, u["text"]))
         n = len(items)
         n_dev = max(1, round(DEV_FRACTION * n)) if n >= 4 else 0
-        n_test = min(max(MIN_TEST_PER_SPEAKER, round(test_share * n)), (n - n_dev) // 2)
+        n_test = min(max(min_test, round(test_share * n)), (n - n_dev) // 2)
         splits["test"] += items[:n_test]
         splits["dev"] += items[n_test: n_test + n_dev]
         splits["train"] += items[n_test + n_dev:]
@@ -404,9 +406,11 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the build
-def make_job(out: Path, index: int, text: str, voice: dict) -> dict:
-    """The synthesis job of the ``index``-th sentence: its id, speaker, voice and file paths under ``out``."""
-    uid = f"{voice['speaker']}_{index:06d}"
+def make_job(out: Path, index: int, text: str, voice: dict, prefix: str = "") -> dict:
+    """The synthesis job of the ``index``-th sentence: its id, speaker, voice and file paths under ``out``.
+
+    ``prefix`` keeps the ids of another sentence source apart (``t``: the test sentence list)."""
+    uid = f"{voice['speaker']}_{prefix}{index:06d}"
     v = {k: voice[k] for k in ("speaker", "engine", "name", "weight")}
     wav_dir = out / "wavs" / voice["speaker"]
     return {"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
@@ -416,14 +420,18 @@ def make_job(out: Path, index: int, text: str, voice: dict) -> dict:
 
 def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: int | None = None,
                  progress: bool = True, natural_share: float = NATURAL_SHARE,
-                 test_share: float = TEST_FRACTION) -> dict:
+                 test_share: float = TEST_FRACTION, test_sentences: str | Path | None = None) -> dict:
     """Synthesize (or resume) the corpus in ``out`` and write manifests; returns the corpus.json stats.
 
     ``natural_share``: share of the utterances spoken by the natural piper voice (0: Debian voices only).
     ``test_share``: share of each speaker's utterances held out for the test list (the rest: ~3% dev, train).
+    ``test_sentences``: a sentence list file (``tts.corpus.sentences.load_sentence_list``): the test split is
+    then spoken from its sentences, in file order, until it holds ``test_share`` of the hours (or the list
+    ends: a warning says how much), and the generated sentences fill the rest, split into dev and train only.
     """
     from tqdm import tqdm
 
+    test_texts = load_sentence_list(test_sentences) if test_sentences is not None else None  # before any work
     if natural_share > 0:  # a missing package or voice file stops here, before any work
         from tts.corpus.piper_voice import check_voice
 
@@ -439,47 +447,75 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     dropped = {r["id"]: r for r in read_jsonl(out / "dropped.jsonl")}
     gen = SentenceGenerator(seed, load_lexicon())
     kept: list[dict] = []
+    test_kept: list[dict] = []
     counts = defaultdict(int)
-    total_s, synth_audio_s, index = 0.0, 0.0, 0
+    total_s, synth_audio_s = 0.0, 0.0
     t0 = time.perf_counter()
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     bar = tqdm(total=round(target_s, 1), unit="s", desc="synthesizing", disable=not progress or None)
+
+    def run_chunk(pool, jobs: list[dict], into: list[dict], until_s: float) -> None:
+        """Synthesize ``jobs`` into ``into`` while the corpus holds less than ``until_s`` seconds."""
+        nonlocal total_s, synth_audio_s
+        todo = [j for j in jobs if j["id"] not in dropped]
+        counts["dropped"] += len(jobs) - len(todo)
+        for job, res in zip(todo, pool.map(synth_job, todo, chunksize=1)):
+            if total_s >= until_s:  # past the target: discard the rest of this chunk
+                if res["status"] == "ok":
+                    Path(job["path"]).unlink(missing_ok=True)
+                continue
+            counts[res["status"]] += 1
+            if res["status"] == "failed":
+                log.warning("synthesis failed for %s: %s", job["id"], res["error"])
+                append_jsonl(out / "synth_errors.jsonl", {"id": job["id"], "text": job["text"], "error": res["error"]})
+                continue
+            if res["status"] == "dropped":
+                append_jsonl(out / "dropped.jsonl", {"id": job["id"], "duration": round(res["duration"], 3),
+                                                      "reason": f"outside [{MIN_SECONDS}, {MAX_SECONDS}] s"})
+                continue
+            if res["status"] == "ok":
+                synth_audio_s += res["duration"]
+            into.append({**job, "duration": res["duration"]})
+            total_s += res["duration"]
+            bar.update(min(res["duration"], bar.total - bar.n))
+            bar.set_postfix(utts=len(kept) + len(test_kept), new=counts["ok"], failed=counts["failed"])
+        tried = sum(counts[k] for k in ("ok", "cached", "failed", "dropped"))
+        if counts["failed"] > 50 and counts["failed"] > tried // 2:
+            raise RuntimeError(f"almost every synthesis fails; see {out / 'synth_errors.jsonl'}")
+
+    def chunk_size(left_s: float) -> int:
+        left = left_s / 3.5  # ~3.5 s per utterance on average
+        return int(min(max(16, 8 * workers), math.ceil(1.2 * left) + workers))
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        if test_texts is not None:  # the test split first: the list's sentences in file order
+            test_target, index = test_share * target_s, 0
+            while total_s < test_target and index < len(test_texts):
+                chunk = test_texts[index: index + chunk_size(test_target - total_s)]
+                run_chunk(pool, [make_job(out, index + k, t, schedule[(index + k) % len(schedule)], prefix="t")
+                                 for k, t in enumerate(chunk)], test_kept, test_target)
+                index += len(chunk)
+            if total_s < test_target:
+                log.warning("the test sentence list %s (%d sentences) gives %.0f s of test audio, less than the "
+                            "%.0f s (test_share %.2f) asked; the test split is smaller", test_sentences,
+                            len(test_texts), total_s, test_target, test_share)
+            gen.exclude(test_texts)  # the generated sentences never repeat a test sentence
+        index = 0
         while total_s < target_s:
-            left = (target_s - total_s) / 3.5  # ~3.5 s per utterance on average
-            n = int(min(max(16, 8 * workers), math.ceil(1.2 * left) + workers))
             jobs = []
-            for text in gen.generate(n):
+            for text in gen.generate(chunk_size(target_s - total_s)):
                 jobs.append(make_job(out, index, text, schedule[index % len(schedule)]))
                 index += 1
-            todo = [j for j in jobs if j["id"] not in dropped]
-            counts["dropped"] += len(jobs) - len(todo)
-            for job, res in zip(todo, pool.map(synth_job, todo, chunksize=1)):
-                if total_s >= target_s:  # past the target: discard the rest of this chunk
-                    if res["status"] == "ok":
-                        Path(job["path"]).unlink(missing_ok=True)
-                    continue
-                counts[res["status"]] += 1
-                if res["status"] == "failed":
-                    log.warning("synthesis failed for %s: %s", job["id"], res["error"])
-                    append_jsonl(out / "synth_errors.jsonl", {"id": job["id"], "text": job["text"], "error": res["error"]})
-                    continue
-                if res["status"] == "dropped":
-                    append_jsonl(out / "dropped.jsonl", {"id": job["id"], "duration": round(res["duration"], 3),
-                                                          "reason": f"outside [{MIN_SECONDS}, {MAX_SECONDS}] s"})
-                    continue
-                if res["status"] == "ok":
-                    synth_audio_s += res["duration"]
-                kept.append({**job, "duration": res["duration"]})
-                total_s += res["duration"]
-                bar.update(min(res["duration"], bar.total - bar.n))
-                bar.set_postfix(utts=len(kept), new=counts["ok"], failed=counts["failed"])
-            if counts["failed"] > 50 and counts["failed"] > index // 2:
-                raise RuntimeError(f"almost every synthesis fails; see {out / 'synth_errors.jsonl'}")
+            run_chunk(pool, jobs, kept, target_s)
     bar.close()
     synth_wall = time.perf_counter() - t0
 
-    splits = assign_splits(kept, seed, test_share)
+    if test_texts is not None:
+        splits = assign_splits(kept, seed, test_share=0.0, min_test=0)
+        splits["test"] = sorted(test_kept, key=lambda u: u["index"])
+        kept = test_kept + kept
+    else:
+        splits = assign_splits(kept, seed, test_share)
     check_disjoint(splits)  # before anything is written
     for name, utts in splits.items():
         write_cuts(out / f"cuts_{name}.jsonl.gz", utts)
@@ -507,6 +543,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         "distinct_words": len(vocab),
         "distinct_words_train": len({w for t in train_texts for w in words(t)}),
         "test_list_rows": len(rows),
+        "test_sentences": str(test_sentences) if test_sentences is not None else None,
         "voices": voices,
         "synthesized_now": counts["ok"],
         "reused": counts["cached"],
@@ -540,6 +577,9 @@ def main(argv: list[str] | None = None) -> int:
                         "1: only piper)")
     parser.add_argument("--test-share", type=float, default=TEST_FRACTION,
                         help="share of each speaker's utterances held out for the test list (0.01-0.5)")
+    parser.add_argument("--test-sentences", default=None, metavar="FILE",
+                        help="speak the test split from this sentence list (one per line, # comments; e.g. "
+                        "data/sentences/test_sentences.txt, natural sentences) instead of generated ones")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel synthesis processes")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -549,11 +589,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--natural-share must be in [0, 1]")
     if not 0.01 <= args.test_share <= 0.5:
         parser.error(f"--test-share must be in [0.01, 0.5], got {args.test_share}")
+    if args.test_sentences is not None:
+        try:
+            load_sentence_list(args.test_sentences)
+        except (OSError, ValueError) as e:
+            parser.error(f"--test-sentences: {e}")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         stats = build_corpus(args.out, args.hours, args.seed, args.workers, progress=not args.no_progress,
-                             natural_share=args.natural_share, test_share=args.test_share)
+                             natural_share=args.natural_share, test_share=args.test_share,
+                             test_sentences=args.test_sentences)
     except (SynthesizerMissingError, PiperVoiceMissingError) as e:
         log.error("%s", e)
         return 1

@@ -18,6 +18,8 @@ from pathlib import Path
 from tts.text import BASE_CHARS
 
 LEXICON_DIR = Path(__file__).resolve().parents[2] / "data" / "sentences" / "lexicon"
+# natural, hand-written sentences for a test split (corpus option ``test_sentences``); README there
+TEST_SENTENCES = Path(__file__).resolve().parents[2] / "data" / "sentences" / "test_sentences.txt"
 ALLOWED_CHARS = frozenset(BASE_CHARS)  # the character model's symbols: every sentence is spelled with them
 MIN_WORDS, MAX_WORDS = 5, 30
 NOUN_FILES = ("people", "animals", "things", "places", "food", "abstract", "time")
@@ -587,6 +589,10 @@ class SentenceGenerator:
         text = " ".join(text.split())
         return text[0].upper() + text[1:]
 
+    def exclude(self, texts) -> None:
+        """Never generate any of ``texts`` (e.g. a test split's sentences)."""
+        self._seen.update(texts)
+
     def generate(self, n: int, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS) -> list[str]:
         """The next ``n`` sentences of ``min_words``..``max_words`` words, never repeating earlier ones.
 
@@ -613,6 +619,36 @@ _NOUN_KEY = {"thing": "things", "food": "food", "animal": "animals", "place": "p
 def generate_sentences(n: int, seed: int = 0, lexicon_dir: str | Path = LEXICON_DIR) -> list[str]:
     """``n`` distinct sentences, the same list for the same seed and lexicon."""
     return SentenceGenerator(seed, load_lexicon(lexicon_dir)).generate(n)
+
+
+def load_sentence_list(path: str | Path = TEST_SENTENCES) -> list[str]:
+    """The sentences of a list file, in file order: one per line; lines starting with ``#`` and blank lines skipped.
+
+    ValueError names the file and line of a sentence with characters outside the model's base vocabulary,
+    of fewer than MIN_WORDS or more than MAX_WORDS words, or repeated; FileNotFoundError names a missing file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sentence list {path} does not exist")
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = " ".join(line.split())
+        if not text or text.startswith("#"):
+            continue
+        where = f"{path}:{n}"
+        if not is_clean(text):
+            bad = "".join(sorted(set(text) - ALLOWED_CHARS))
+            raise ValueError(f"{where}: characters {bad!r} are outside the model's base vocabulary")
+        if not MIN_WORDS <= len(words(text)) <= MAX_WORDS:
+            raise ValueError(f"{where}: {len(words(text))} words; a sentence has {MIN_WORDS}-{MAX_WORDS}")
+        if text in seen:
+            raise ValueError(f"{where}: repeats line {seen[text]}")
+        seen[text] = n
+        out.append(text)
+    if not out:
+        raise ValueError(f"{path}: no sentences")
+    return out
 
 
 def is_clean(text: str) -> bool:
