@@ -22,10 +22,100 @@ from pathlib import Path
 
 import yaml
 
+from tts.errors import TTSError
 from tts.io import atomic_write_json
 
 REPO = Path(__file__).resolve().parent.parent
 SCALES = ("smoke", "demo", "cpu", "mini")
+
+
+TRAIN_STAGES = ("vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain")
+PIPELINE_KEYS = {"scale", "corpus", "teacher", "parallel_vaes", "train", "bench", "wer_curve"}
+
+
+class PipelineError(TTSError, ValueError):
+    """A pipeline YAML with a missing, unknown or out-of-range key; the message names the file and key."""
+
+
+def _repo_path(p) -> Path:
+    return Path(p) if Path(p).is_absolute() else REPO / p
+
+
+def validate_pipeline(pipeline, where: str) -> dict:
+    """Check a pipeline YAML before any stage runs; PipelineError names ``where`` and the first bad key.
+
+    Keys: ``corpus`` {hours in (0, 100], seed int >= 0, natural_share in [0, 1], test_share in [0.01, 0.5],
+    test_sentences: a sentence list file}, ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
+    (each of TRAIN_STAGES: {recipe: file or list of files, args: list of strings}), ``bench`` {spec: file},
+    ``wer_curve`` (a mapping of WERCallback arguments, optional), ``scale`` (a name). Files are repository-relative.
+    """
+    def bad(key: str, msg: str) -> PipelineError:
+        return PipelineError(f"{where}: {key}: {msg}")
+
+    def need_file(key: str, p) -> None:
+        if not isinstance(p, str) or not _repo_path(p).is_file():
+            raise bad(key, f"{p!r} is not a file (paths are relative to {REPO})")
+
+    if not isinstance(pipeline, dict):
+        raise PipelineError(f"{where}: a pipeline is a mapping of {sorted(PIPELINE_KEYS)}")
+    unknown = sorted(set(pipeline) - PIPELINE_KEYS)
+    if unknown:
+        raise bad(unknown[0], f"unknown key (allowed: {', '.join(sorted(PIPELINE_KEYS))})")
+    for key in ("corpus", "teacher", "train", "bench"):
+        if key not in pipeline:
+            raise bad(key, "missing")
+    c = pipeline["corpus"]
+    if not isinstance(c, dict):
+        raise bad("corpus", "a mapping")
+    ranges = {"hours": (0.0, 100.0, False), "natural_share": (0.0, 1.0, True), "test_share": (0.01, 0.5, True)}
+    for k, v in c.items():
+        key = f"corpus.{k}"
+        if k in ranges:
+            lo, hi, closed = ranges[k]
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo <= v if closed else lo < v) and v <= hi
+            if not ok:
+                raise bad(key, f"{v!r} is outside {'[' if closed else '('}{lo}, {hi}]")
+        elif k == "seed":
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise bad(key, f"{v!r} is not an integer >= 0")
+        elif k == "test_sentences":
+            need_file(key, v)
+        else:
+            raise bad(key, "unknown key (allowed: hours, seed, natural_share, test_share, test_sentences)")
+    if "hours" not in c:
+        raise bad("corpus.hours", "missing")
+    if not isinstance(pipeline["teacher"], str) or not pipeline["teacher"]:
+        raise bad("teacher", "a teacher spec string, e.g. whisper-tiny-en")
+    if not isinstance(pipeline.get("parallel_vaes", False), bool):
+        raise bad("parallel_vaes", "true or false")
+    tr = pipeline["train"]
+    if not isinstance(tr, dict):
+        raise bad("train", f"a mapping of {', '.join(TRAIN_STAGES)}")
+    extra = sorted(set(tr) - set(TRAIN_STAGES))
+    if extra:
+        raise bad(f"train.{extra[0]}", f"unknown stage (allowed: {', '.join(TRAIN_STAGES)})")
+    for name in TRAIN_STAGES:
+        st = tr.get(name)
+        if not isinstance(st, dict) or "recipe" not in st:
+            raise bad(f"train.{name}", "missing, or without its recipe")
+        extra = sorted(set(st) - {"recipe", "args"})
+        if extra:
+            raise bad(f"train.{name}.{extra[0]}", "unknown key (allowed: recipe, args)")
+        recipes = [st["recipe"]] if isinstance(st["recipe"], str) else st["recipe"]
+        if not isinstance(recipes, list) or not recipes:
+            raise bad(f"train.{name}.recipe", "a file or a list of files")
+        for i, r in enumerate(recipes):
+            need_file(f"train.{name}.recipe[{i}]", r)
+        args = st.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise bad(f"train.{name}.args", "a list of command-line strings")
+    b = pipeline["bench"]
+    if not isinstance(b, dict) or "spec" not in b:
+        raise bad("bench.spec", "missing")
+    need_file("bench.spec", b["spec"])
+    if pipeline.get("wer_curve") is not None and not isinstance(pipeline["wer_curve"], dict):
+        raise bad("wer_curve", "a mapping of tts.f5.callbacks.WERCallback arguments")
+    return pipeline
 
 
 class Stage:
@@ -144,7 +234,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     if "test_share" in c:
         natural += ["--test-share", str(c["test_share"])]
     if c.get("test_sentences"):  # a sentence list (repo-relative) for the test split
-        natural += ["--test-sentences", str(REPO / c["test_sentences"])]
+        natural += ["--test-sentences", str(_repo_path(c["test_sentences"]))]
     st.run("corpus", _python_tool,
            ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0)),
             *natural],
@@ -234,11 +324,15 @@ def main(argv: list[str]) -> int:
                    "voice, duration-aligned DiT (the scale whose report decides semantic vs plain vs mel); "
                    "mini: one GPU, <= 10 min")
     p.add_argument("--out", default=None, help="output folder (default work/<scale>)")
-    p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml)")
+    p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml); checked before any stage runs "
+                   "(tts.demo.validate_pipeline lists its keys and ranges)")
     args = p.parse_args(argv)
     out = Path(args.out or f"work/{args.scale}").resolve()
     pipeline_path = Path(args.pipeline or REPO / "recipes" / args.scale / "pipeline.yaml")
-    pipeline = yaml.safe_load(pipeline_path.read_text())
+    try:
+        pipeline = validate_pipeline(yaml.safe_load(pipeline_path.read_text(encoding="utf-8")), str(pipeline_path))
+    except (OSError, yaml.YAMLError, PipelineError) as e:
+        p.error(f"--pipeline: {e}")
     t0 = time.time()
     run_pipeline(args.scale, out, pipeline)
     print(f"tts demo ({args.scale}) finished in {time.time() - t0:.0f} s; report: {out / 'bench' / 'report.md'}")
