@@ -27,7 +27,6 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -35,6 +34,9 @@ from pathlib import Path
 
 import torch
 
+from tts.io import git_commit
+
+ROOT = Path(__file__).resolve().parents[1]
 SIZES = {
     "smoke": dict(dim=64, depth=2, heads=2, dim_head=32, ff_mult=2, text_dim=32, conv_layers=1, duration_dim=32),
     "cpu": dict(dim=256, depth=6, heads=4, dim_head=64, ff_mult=2, text_dim=128, conv_layers=4, duration_dim=128),
@@ -185,13 +187,6 @@ def plot(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "?"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="report directory")
@@ -216,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {len(data)} utterances, {audio_s:.0f} s, {len(batches)} batches", flush=True)
     report = {
         "command": "python eval/bench_bf16.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "commit": commit(), "cpu": cpu_model(), "cpu_flags": cpu_flags(), "threads": a.threads,
+        "commit": git_commit(ROOT), "cpu": cpu_model(), "cpu_flags": cpu_flags(), "threads": a.threads,
         "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "utterances": len(data), "audio_s": round(audio_s, 1), "batches": len(batches),
         "batch_frames": a.batch_frames, "timing": {}, "curves": None,

@@ -140,14 +140,9 @@ class Check:
 
 
 def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown (no git)"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
+    from tts.io import git_commit as commit  # stdlib only: importable before the carried wheels are installed
+
+    return commit(ROOT)
 
 
 def last_json(text: str) -> dict:

@@ -15,21 +15,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def speak(sentences: list[str], noise: float, noise_w: float) -> list:
@@ -93,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tts.bench.asr import load_asr
     from tts.corpus.sentences import SentenceGenerator, load_sentence_list
-    from tts.io import atomic_write_json, atomic_write_text
+    from tts.io import atomic_write_json, atomic_write_text, git_commit
 
     t0 = time.time()
     if args.sentences:
@@ -119,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)  # fmt: skip
     out = Path(args.out)
     cmd = "python eval/gt_floor.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    commit, seconds = _commit(), time.time() - t0
+    commit, seconds = git_commit(ROOT), time.time() - t0
     atomic_write_json(out / "report.json", {"command": cmd, "commit": commit, "seconds": seconds,
                                             "n": len(sentences), "source": source, "results": results})  # fmt: skip
     lines = ["# Ground-truth WER floor: piper joe, Whisper base", "",

@@ -37,3 +37,22 @@ def test_pickled_objects_are_refused_with_the_resave_hint(tmp_path):
     with pytest.raises(CheckpointError, match=r"weights_only=True(.|\n)*other than tensors(.|\n)*re-save it") as err:
         load_checkpoint(path, resave_hint="re-save it")
     assert "NotATensor" in str(err.value)  # the refused global is named
+
+
+def test_git_commit_marks_uncommitted_changes(tmp_path):
+    import subprocess
+
+    from tts.io import git_commit
+
+    assert git_commit(tmp_path) == "unknown (no git)"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.txt").write_text("1")
+    subprocess.run([*git, "add", "a.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_commit(tmp_path) == head
+    (tmp_path / "new.txt").write_text("untracked files do not count")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "a.txt").write_text("2")
+    assert git_commit(tmp_path) == head + "+dirty"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -163,3 +164,16 @@ def load_checkpoint(
             f"cannot load checkpoint {path}: {type(e).__name__}: {e}. "
             "Is the file truncated or not a PyTorch checkpoint?"
         ) from e
+
+
+def git_commit(root: str | Path) -> str:
+    """The short commit of the git checkout at ``root`` for a report's header, ``+dirty`` when tracked files
+    differ from it (the report then came from uncommitted code); ``unknown (no git)`` outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown (no git)"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
