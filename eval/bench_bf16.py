@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from tts.bench.timing import cpu_model_and_flags
 from tts.io import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,23 +44,11 @@ SIZES = {
 
 
 def cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return sorted(f for f in line.split() if f.startswith(("amx", "avx512_bf16", "avx512f", "avx2")))
-    except OSError:
-        pass
-    return []
+    return cpu_model_and_flags()[1]
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    return cpu_model_and_flags()[0]
 
 
 def make_data(n: int, seed: int) -> list[dict]:

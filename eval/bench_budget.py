@@ -27,8 +27,9 @@ import lightning.pytorch as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_bf16 import build, cpu_model, make_batches, make_data  # noqa: E402
+from bench_bf16 import build, make_batches, make_data  # noqa: E402
 
+from tts.bench.timing import describe_machine, machine_info  # noqa: E402
 from tts.budget import CPUTimeBudget, cpu_seconds, parse_duration  # noqa: E402
 from tts.io import atomic_write_json, atomic_write_text, git_commit  # noqa: E402
 
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             if r["budget"] == budget:
                 r["steps_vs_idle"] = round(r["steps"] / idle, 2) if idle else None
-    report = {"commit": git_commit(ROOT), "size": a.size, "threads": torch.get_num_threads(), "cpu": cpu_model(),
-              "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+    report = {"commit": git_commit(ROOT), "size": a.size, "machine": machine_info(),
+              "python": platform.python_version(), "torch": torch.__version__,
               "wall_budget_s": a.wall, "cpu_budget_s": a.cpu, "load_processes": a.load,
               "batches": len(batches), "batch_frames": a.batch_frames, "rows": rows,
               "elapsed_s": round(time.monotonic() - t0, 1)}
@@ -142,7 +143,7 @@ def render(r: dict) -> str:
     lines = [
         "# Wall-clock vs CPU-time training budgets under load",
         "",
-        f"Commit {r['commit']}, {r['cpu']} ({r['cores']} cores), torch {r['torch']} with {r['threads']} threads; "
+        f"Commit {r['commit']}; {describe_machine(r['machine'])}; torch {r['torch']}; "
         f"the `{r['size']}` aligned DiT on {r['batches']} mel batches of <= {r['batch_frames']} frames; "
         f"budgets: {r['wall_budget_s']:.0f} s wall-clock (Lightning `max_time`) and {r['cpu_budget_s']:.0f} CPU s "
         f"(`tts.budget.CPUTimeBudget`); load: {r['load_processes']} busy single-thread torch processes. "

@@ -244,6 +244,8 @@ def test_runner_writes_report_with_all_rows_and_keeps_others_when_one_fails(corp
         assert text in md
     js = json.loads((out / "report.json").read_text())
     assert js["versions"]["jiwer"] and js["seeds"] == [0, 1]
+    assert js["machine"]["cores"] >= 1 and js["machine"]["torch_cpu_capability"]  # wall-clock figures depend on it
+    assert "- **Machine**: " + js["machine"]["cpu"] in md
     assert all((out / p).stat().st_size > 1000 for p in ("wer.png", "wer_dist.png", "rtf.png"))
 
 

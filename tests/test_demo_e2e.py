@@ -41,6 +41,8 @@ def test_smoke_pipeline_writes_a_complete_report_and_resumes(tmp_path):
     # every model was exported as safetensors + config
     for name in ("vae_semantic", "vae_plain", "f5_mel", "f5_semantic", "f5_plain"):
         assert (out / "models" / name / "model.safetensors").is_file()
+    pipeline = json.loads((out / "pipeline.json").read_text())  # stage times and the machine they were taken on
+    assert len(pipeline["stage_seconds"]) == 12 and pipeline["machine"]["cores"] >= 1
 
     second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-4000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tts.bench.timing import describe_machine
 from tts.io import atomic_write, atomic_write_json, atomic_write_text
 
 
@@ -151,7 +152,10 @@ def render_markdown(report: dict, plots: list[str]) -> str:
     if report.get("notes"):
         lines += ["", "> " + str(report["notes"]).strip().replace("\n", "\n> ")]
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
-    lines += ["", f"- **Versions**: {versions}", "", "## Protocol", ""]
+    lines += ["", f"- **Versions**: {versions}"]
+    if report.get("machine"):  # reports before 2026-12-03 do not record it
+        lines += [f"- **Machine**: {describe_machine(report['machine'])}"]
+    lines += ["", "## Protocol", ""]
     lines += [f"- **{k}**: {v}" for k, v in report["protocol"].items()]
     for a in report["asr"]:
         cfg = ", ".join(f"{k}={v}" for k, v in a["config"].items())

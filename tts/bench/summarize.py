@@ -23,6 +23,7 @@ from tts.bench.normalize import DESCRIPTIONS
 from tts.bench.produce import package_versions
 from tts.bench.scoring import aggregate
 from tts.bench.stats import bootstrap_ci, paired_bootstrap
+from tts.bench.timing import machine_info
 from tts.io import atomic_write_json, atomic_write_text
 
 
@@ -222,6 +223,7 @@ def build_report(
         "baseline": spec.get("baseline"),
         "protocol": protocol(spec),
         "versions": package_versions(),
+        "machine": machine_info(),
         "asr": asr_info,
         "similarity": sim_info,
         "systems": systems_out,
