@@ -11,7 +11,8 @@ What it does not fix: threads that spin while they wait (OpenMP barriers, at ``O
 CPU time without progress, so a heavily oversubscribed machine still costs some steps; and CPU seconds on
 different machines are not the same work. Counted from the start of training, validation and callbacks (the
 WER curve's ASR) included, as Lightning's ``Timer`` counts wall-clock time; the used seconds are saved in
-checkpoints, so a resumed fit continues the budget instead of starting a new one.
+checkpoints, so a resumed fit continues the budget instead of starting a new one. Every child process counts:
+under a multi-process strategy that Lightning launches from rank 0 (DDP on CPU), the budget is the whole job's.
 
 Use it in a recipe instead of ``trainer.max_time``::
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import re
 import resource
-import time
 
 import lightning.pytorch as pl
 import psutil
@@ -86,7 +86,6 @@ class CPUTimeBudget(pl.Callback):
         self.check_every_n_steps = check_every_n_steps
         self._offset = 0.0  # CPU seconds used before this process (restored from a checkpoint)
         self._start: float | None = None
-        self.wall_start: float | None = None
 
     def used(self) -> float:
         """CPU seconds this fit has used so far (earlier processes of a resumed fit included)."""
@@ -103,7 +102,6 @@ class CPUTimeBudget(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start = cpu_seconds()
-        self.wall_start = time.monotonic()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
