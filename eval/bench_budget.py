@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["steps_vs_idle"] = round(r["steps"] / idle, 2) if idle else None
     report = {"commit": git_commit(ROOT), "size": a.size, "machine": machine_info(),
               "python": platform.python_version(), "torch": torch.__version__,
+              "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
               "wall_budget_s": a.wall, "cpu_budget_s": a.cpu, "load_processes": a.load,
               "batches": len(batches), "batch_frames": a.batch_frames, "rows": rows,
               "elapsed_s": round(time.monotonic() - t0, 1)}
@@ -144,6 +145,7 @@ def render(r: dict) -> str:
         "# Wall-clock vs CPU-time training budgets under load",
         "",
         f"Commit {r['commit']}; {describe_machine(r['machine'])}; torch {r['torch']}; "
+        f"{', '.join(f'{k}={v}' for k, v in r['env'].items() if v) or 'no OpenMP variables set'}; "
         f"the `{r['size']}` aligned DiT on {r['batches']} mel batches of <= {r['batch_frames']} frames; "
         f"budgets: {r['wall_budget_s']:.0f} s wall-clock (Lightning `max_time`) and {r['cpu_budget_s']:.0f} CPU s "
         f"(`tts.budget.CPUTimeBudget`); load: {r['load_processes']} busy single-thread torch processes. "
