@@ -43,14 +43,6 @@ SIZES = {
 }
 
 
-def cpu_flags() -> list[str]:
-    return cpu_model_and_flags()[1]
-
-
-def cpu_model() -> str:
-    return cpu_model_and_flags()[0]
-
-
 def make_data(n: int, seed: int) -> list[dict]:
     """Piper joe voice utterances -> [{"feats": (N, 100), "alignment": [(sym, start, dur)], "id"}]."""
     from tts.audio import resample
@@ -197,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     batches = make_batches(data, a.batch_frames)
     audio_s = sum(len(u["feats"]) for u in data) / 93.75
     print(f"data: {len(data)} utterances, {audio_s:.0f} s, {len(batches)} batches", flush=True)
+    cpu, flags = cpu_model_and_flags()
     report = {
         "command": "python eval/bench_bf16.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "commit": git_commit(ROOT), "cpu": cpu_model(), "cpu_flags": cpu_flags(), "threads": a.threads,
+        "commit": git_commit(ROOT), "cpu": cpu, "cpu_flags": flags, "threads": a.threads,
         "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "utterances": len(data), "audio_s": round(audio_s, 1), "batches": len(batches),
         "batch_frames": a.batch_frames, "timing": {}, "curves": None,

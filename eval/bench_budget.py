@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-frames", default=3200, type=int)
     p.add_argument("--seed", default=0, type=int)
     a = p.parse_args(argv)
-    parse_duration(a.wall, "--wall"), parse_duration(a.cpu, "--cpu")
+    try:
+        parse_duration(a.wall, "--wall")
+        parse_duration(a.cpu, "--cpu")
+    except ValueError as e:
+        p.error(str(e))
     if a.load < 1 or a.sentences < 1 or a.batch_frames < 100:
         p.error("--load and --sentences must be >= 1, --batch-frames >= 100")
     t0 = time.monotonic()
@@ -122,11 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 stop_load(pids)
             rows.append({"budget": budget, "machine": f"beside {a.load} busy processes" if loaded else "idle", **r})
             print(rows[-1], flush=True)
-    for budget in ("wall", "cpu"):
-        idle, busy = [r["steps"] for r in rows if r["budget"] == budget]
-        for r in rows:
-            if r["budget"] == budget:
-                r["steps_vs_idle"] = round(r["steps"] / idle, 2) if idle else None
+    idle = {r["budget"]: r["steps"] for r in rows if r["machine"] == "idle"}
+    for r in rows:
+        r["steps_vs_idle"] = round(r["steps"] / idle[r["budget"]], 2) if idle[r["budget"]] else None
     report = {"commit": git_commit(ROOT), "size": a.size, "machine": machine_info(),
               "python": platform.python_version(), "torch": torch.__version__,
               "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},

@@ -291,3 +291,20 @@ def test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget(scale):
     else:  # the demo's mixed-voice corpus: only the natural voice's rows have alignments
         assert spec["speakers"] == ["piper-joe"]
     assert ["f5_semantic", "f5_mel"] in spec["comparisons"] and ["f5_semantic", "f5_plain"] in spec["comparisons"]
+
+
+def test_a_recipe_layer_swaps_max_time_for_a_cpu_budget(tmp_path):
+    """What README "Training budgets" shows: a layer with ``trainer.max_time: null`` and tts.budget.CPUTimeBudget,
+    checked by LightningCLI key by key (a bad duration is refused when the callback is built, naming the key)."""
+    from tts.budget import CPUTimeBudget
+
+    layer = tmp_path / "cpu_time.yaml"
+    layer.write_text("trainer:\n  max_time: null\n  callbacks:\n    - class_path: tts.budget.CPUTimeBudget\n"
+                     "      init_args: {max_cpu_time: '00:00:40:00'}\n")
+    files = [BASE, ALIGNED, "recipes/space/mel.yaml", "recipes/cpu/f5.yaml"]
+    cfg = parse(["fit", "--run_dir", "work/x", *(a for f in files for a in ("-c", str(ROOT / f))), "-c", str(layer)])
+    assert cfg["trainer"]["max_time"] is None
+    (cb,) = [c for c in cfg["trainer"]["callbacks"] if c["class_path"] == "tts.budget.CPUTimeBudget"]
+    assert cb["init_args"]["max_cpu_time"] == "00:00:40:00"
+    with pytest.raises(ValueError, match="max_cpu_time"):
+        CPUTimeBudget(**{**cb["init_args"], "max_cpu_time": "40 min"})

@@ -73,7 +73,7 @@ def machine_info() -> dict:
 
 
 def describe_machine(info: dict) -> str:
-    """One line for a report: ``AMD EPYC (avx2, avx512f), torch AVX512, 2 cores, 2 threads``."""
+    """One line for a report: ``AMD EPYC (avx2, avx512f), torch AVX512, 2 cores, 2 torch threads``."""
     flags = f" ({', '.join(info['cpu_flags'])})" if info.get("cpu_flags") else ""
     gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
     return (f"{info['cpu']}{flags}, torch {info.get('torch_cpu_capability')}, {info.get('cores')} cores, "
