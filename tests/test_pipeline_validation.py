@@ -32,6 +32,9 @@ def test_every_scale_pipeline_validates(scale):
      r"train.f5_mel.recipe\[1\]: 'recipes/f5/nope.yaml' is not a file"),
     (lambda p: p["train"]["f5_mel"].update(args="--trainer.max_steps=3"), r"train.f5_mel.args: a list"),
     (lambda p: p.update(parallel_vaes="yes"), r"parallel_vaes: true or false"),
+    (lambda p: p.update(train_env=["OMP_WAIT_POLICY=PASSIVE"]), r"train_env: a mapping"),
+    (lambda p: p.update(train_env={"omp wait": "PASSIVE"}), r"train_env.omp wait: not an environment variable"),
+    (lambda p: p.update(train_env={"OMP_NUM_THREADS": 2}), r"train_env.OMP_NUM_THREADS: 2 is not a string"),
 ])  # fmt: skip
 def test_a_bad_key_is_named_with_the_file(edit, match):
     p = copy.deepcopy(_cpu())
@@ -50,3 +53,25 @@ def test_tts_demo_refuses_a_bad_pipeline_before_any_work(tmp_path, capsys):
     assert e.value.code == 2
     assert f"{f}: corpus.hours: -1 is outside" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_train_env_reaches_every_fit(tmp_path, monkeypatch):
+    """The pipeline's ``train_env`` is in the environment of the ``tts fit`` subprocess (and the caller's
+    own variables stay)."""
+    import subprocess
+
+    import tts.demo as demo
+
+    seen = {}
+
+    def fake_run(cmd, stdout, stderr, cwd, env):
+        seen.update(env)
+        last = tmp_path / "runs" / "x" / "tb" / "version_0" / "checkpoints" / "last.ckpt"
+        last.parent.mkdir(parents=True, exist_ok=True)
+        last.write_bytes(b"")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(demo.subprocess, "run", fake_run)
+    monkeypatch.setenv("TTS_PROBE", "kept")
+    demo.fit("x", "recipes/demo/vocos.yaml", [], tmp_path, threads=1, env={"OMP_WAIT_POLICY": "PASSIVE"})
+    assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["TTS_PROBE"] == "kept" and seen["OMP_NUM_THREADS"] == "1"

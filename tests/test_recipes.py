@@ -44,9 +44,14 @@ PATH_KEYS = ("model.init_args.space", "data.init_args.train_cuts", "data.init_ar
 SAME_PATHS = {"cpu/f5_aligned_mel", "cpu/f5_aligned_latent", "f5/mel_small", "f5/latent_small"}
 # Deliberate changes made after commit FLAT, by scale (dotted key -> new value); every other key is unchanged.
 # cpu: the DiT budget 22 -> 20 min, to give the VAEs 30 min within the scale's 150 (commit 0962b61).
-# demo: 3 min per DiT with no step cap (issue 10 point 7: the demo trains the aligned mode; test_scale_compares...).
+# demo: no step cap (issue 10 point 7: the demo trains the aligned mode; test_scale_compares...), and a budget of
+# 5 CPU minutes per DiT (tts.budget.CPUTimeBudget appended to the callbacks) instead of the wall-clock max_time.
+# A callable value maps the flat file's value to the new one.
+DEMO_BUDGET = {"class_path": "tts.budget.CPUTimeBudget",
+               "init_args": {"max_cpu_time": "00:00:05:00", "check_every_n_steps": 1}}
 CHANGED = {"cpu": {"trainer.max_time": "00:00:20:00"},
-           "demo": {"trainer.max_time": "00:00:03:00", "trainer.max_steps": -1}}
+           "demo": {"trainer.max_time": None, "trainer.max_steps": -1,
+                    "trainer.callbacks": lambda callbacks: [*callbacks, DEMO_BUDGET]}}
 # Scales whose pipeline was rebuilt after the redesign (issue 12) that these equivalence tests guarded: the demo
 # trains the aligned DiT, log-mel-encoder VAEs and a wider Vocos since issue 10 point 7 (its stages are checked
 # by test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget and test_recipe_validates).
@@ -87,6 +92,15 @@ def dotted(cfg, prefix: str = "") -> dict:
     if isinstance(cfg, dict):
         return {k: v for key, sub in cfg.items() for k, v in dotted(sub, f"{prefix}{key}.").items()}
     return {prefix[:-1]: cfg}
+
+
+def budget(cfg: dict) -> tuple[str, str]:
+    """A composed recipe's training budget: ("wall", trainer.max_time) or ("cpu", its CPUTimeBudget's
+    max_cpu_time), never both."""
+    cpu = [c["init_args"]["max_cpu_time"] for c in cfg["trainer"].get("callbacks") or []
+           if c["class_path"] == "tts.budget.CPUTimeBudget"]
+    assert len(cpu) <= 1 and not (cpu and cfg["trainer"].get("max_time")), cfg["trainer"]
+    return ("cpu", cpu[0]) if cpu else ("wall", cfg["trainer"].get("max_time"))
 
 
 def pipeline(scale: str) -> dict:
@@ -131,7 +145,7 @@ def test_layered_f5_recipe_equals_the_flat_file_it_replaces(name, tmp_path):
     scale = name.partition("/")[0]
     run = f"work/{scale}" if scale in SCALES else None
     old, new = dotted(parse(["fit", "-c", str(flat(name, tmp_path))])), dotted(compose(F5[name], run))
-    old.update(CHANGED.get(scale, {}))
+    old.update({k: v(old[k]) if callable(v) else v for k, v in CHANGED.get(scale, {}).items()})
     if name in SAME_PATHS:
         assert new == old
         return
@@ -277,7 +291,7 @@ def test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget(scale):
         assert mel["dit"][key] == lat["dit"][key], key
     for key in ("lr", "warmup_steps"):
         assert mel[key] == lat[key], key
-    assert len({recipes[n]["trainer"]["max_time"] for n in recipes}) == 1
+    assert len({budget(recipes[n]) for n in recipes}) == 1
     assert recipes["f5_semantic"]["model"]["init_args"] | {"space": None} == recipes["f5_plain"]["model"]["init_args"] \
         | {"space": None}  # fmt: skip
     frames = {n: recipes[n]["data"]["init_args"]["max_frames_per_batch"] for n in recipes}
@@ -294,17 +308,33 @@ def test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget(scale):
 
 
 def test_a_recipe_layer_swaps_max_time_for_a_cpu_budget(tmp_path):
-    """What README "Training budgets" shows: a layer with ``trainer.max_time: null`` and tts.budget.CPUTimeBudget,
-    checked by LightningCLI key by key (a bad duration is refused when the callback is built, naming the key)."""
+    """What README "Training budgets" shows: a layer with ``trainer.max_time: null`` and tts.budget.CPUTimeBudget
+    appended to the recipe's callbacks, checked by LightningCLI key by key (a bad duration is refused when the callback is built, naming the key)."""
     from tts.budget import CPUTimeBudget
 
     layer = tmp_path / "cpu_time.yaml"
-    layer.write_text("trainer:\n  max_time: null\n  callbacks:\n    - class_path: tts.budget.CPUTimeBudget\n"
+    layer.write_text("trainer:\n  max_time: null\n  callbacks+:\n    - class_path: tts.budget.CPUTimeBudget\n"
                      "      init_args: {max_cpu_time: '00:00:40:00'}\n")
     files = [BASE, ALIGNED, "recipes/space/mel.yaml", "recipes/cpu/f5.yaml"]
     cfg = parse(["fit", "--run_dir", "work/x", *(a for f in files for a in ("-c", str(ROOT / f))), "-c", str(layer)])
     assert cfg["trainer"]["max_time"] is None
+    # appended ("callbacks+"): recipes/f5/base.yaml's ModelCheckpoint, which writes the last.ckpt a resume needs, stays
+    assert [c["class_path"] for c in cfg["trainer"]["callbacks"]] == [
+        "lightning.pytorch.callbacks.ModelCheckpoint", "tts.budget.CPUTimeBudget"]
     (cb,) = [c for c in cfg["trainer"]["callbacks"] if c["class_path"] == "tts.budget.CPUTimeBudget"]
     assert cb["init_args"]["max_cpu_time"] == "00:00:40:00"
     with pytest.raises(ValueError, match="max_cpu_time"):
         CPUTimeBudget(**{**cb["init_args"], "max_cpu_time": "40 min"})
+
+
+def test_the_demo_trains_on_cpu_time_budgets_with_passive_waits():
+    """Every demo training run stops on a CPU-time budget (no wall-clock max_time) and keeps its ModelCheckpoint,
+    which writes the last.ckpt tts demo resumes and exports from; the pipeline runs them with passive OpenMP waits."""
+    p = pipeline("demo")
+    assert p["train_env"] == {"OMP_WAIT_POLICY": "PASSIVE"}
+    for name, stage in p["train"].items():
+        cfg = compose(stage["recipe"] if isinstance(stage["recipe"], list) else [stage["recipe"]], "work/demo")
+        kind, _ = budget(cfg)
+        assert kind == "cpu", name
+        assert any(c["class_path"] == "lightning.pytorch.callbacks.ModelCheckpoint"
+                   and c["init_args"]["save_last"] for c in cfg["trainer"]["callbacks"]), name

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ SCALES = ("smoke", "demo", "cpu", "mini")
 
 
 TRAIN_STAGES = ("vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain")
-PIPELINE_KEYS = {"scale", "corpus", "teacher", "parallel_vaes", "train", "bench", "wer_curve"}
+PIPELINE_KEYS = {"scale", "corpus", "teacher", "parallel_vaes", "train", "train_env", "bench", "wer_curve"}
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 class PipelineError(TTSError, ValueError):
@@ -47,7 +49,9 @@ def validate_pipeline(pipeline, where: str) -> dict:
     Keys: ``corpus`` {hours in (0, 100], seed int >= 0, natural_share in [0, 1], test_share in [0.01, 0.5],
     test_sentences: a sentence list file}, ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
     (each of TRAIN_STAGES: {recipe: file or list of files, args: list of strings}), ``bench`` {spec: file},
-    ``wer_curve`` (a mapping of WERCallback arguments, optional), ``scale`` (a name). Files are repository-relative.
+    ``wer_curve`` (a mapping of WERCallback arguments, optional), ``train_env`` (environment variables for every
+    ``tts fit`` run, e.g. ``OMP_WAIT_POLICY: PASSIVE``; names in capitals, values strings; optional), ``scale``
+    (a name). Files are repository-relative.
     """
     def bad(key: str, msg: str) -> PipelineError:
         return PipelineError(f"{where}: {key}: {msg}")
@@ -115,6 +119,15 @@ def validate_pipeline(pipeline, where: str) -> dict:
     need_file("bench.spec", b["spec"])
     if pipeline.get("wer_curve") is not None and not isinstance(pipeline["wer_curve"], dict):
         raise bad("wer_curve", "a mapping of tts.f5.callbacks.WERCallback arguments")
+    env = pipeline.get("train_env")
+    if env is not None:
+        if not isinstance(env, dict):
+            raise bad("train_env", "a mapping of environment variable names to strings")
+        for k, v in env.items():
+            if not isinstance(k, str) or not ENV_NAME.fullmatch(k):
+                raise bad(f"train_env.{k}", "not an environment variable name (capitals, digits, _)")
+            if not isinstance(v, str):
+                raise bad(f"train_env.{k}", f"{v!r} is not a string (quote numbers)")
     return pipeline
 
 
@@ -157,14 +170,15 @@ class Stage:
         return [f.result() for f in futures]
 
 
-def _python_tool(argv: list[str], log: Path, threads: int | None = None) -> None:
+def _python_tool(argv: list[str], log: Path, threads: int | None = None, env: dict | None = None) -> None:
     """Run ``tts <argv>`` in a subprocess; output goes to ``log`` (tail shown on failure).
 
-    ``threads`` caps the subprocess' intra-op threads (OMP/MKL), for runs that share the machine.
+    ``threads`` caps the subprocess' intra-op threads (OMP/MKL), for runs that share the machine; ``env``
+    adds (or replaces) environment variables.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tts.cli", *argv]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(log, "a") as f:
@@ -190,14 +204,15 @@ def fit_argv(name: str, recipe: str | list[str], overrides: list[str], out: Path
             *overrides]  # fmt: skip
 
 
-def fit(name: str, recipe: str | list[str], overrides: list[str], out: Path, threads: int | None = None) -> str:
+def fit(name: str, recipe: str | list[str], overrides: list[str], out: Path, threads: int | None = None,
+        env: dict | None = None) -> str:
     """Train one recipe (a file or a list of files) under ``OUT/runs/<name>``; resumes from its last.ckpt.
-    Returns that path."""
+    ``env``: environment variables for the run (the pipeline's ``train_env``). Returns that path."""
     last = out / "runs" / name / "tb" / "version_0" / "checkpoints" / "last.ckpt"
     argv = fit_argv(name, recipe, overrides, out)
     if last.exists():
         argv.append(f"--ckpt_path={last}")
-    _python_tool(argv, out / "logs" / f"fit_{name}.log", threads)
+    _python_tool(argv, out / "logs" / f"fit_{name}.log", threads, env)
     if not last.exists():
         raise RuntimeError(f"training {name} finished without {last}")
     return str(last)
@@ -248,13 +263,14 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
 
     st.run("teacher features", extract, "teacher", "--teacher", pipeline["teacher"], "teacher")
     tr = pipeline["train"]
+    train_env = pipeline.get("train_env") or {}
 
     # Every recipe finds its inputs inside the run directory (${run_dir} = OUT): the corpus manifests
     # (OUT/corpus), teacher features (OUT/feats/teacher_*), models (OUT/models) and features (OUT/feats).
     def train_vae(name: str, threads: int | None = None) -> str:
         from tts.vae.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], tr[name].get("args", []), out, threads)
+        ckpt = fit(name, tr[name]["recipe"], tr[name].get("args", []), out, threads, train_env)
         return str(export(ckpt, out / "models" / name))
 
     vae_stages = [("semantic VAE", train_vae, "vae_semantic"), ("plain VAE", train_vae, "vae_plain")]
@@ -268,7 +284,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     def train_vocos() -> str:
         from tts.vocoder import export_vocos
 
-        ckpt = fit("vocos", tr["vocos"]["recipe"], tr["vocos"].get("args", []), out)
+        ckpt = fit("vocos", tr["vocos"]["recipe"], tr["vocos"].get("args", []), out, env=train_env)
         return str(export_vocos(ckpt, out / "models" / "vocos"))
 
     vocos = st.run("Vocos", train_vocos)
@@ -296,7 +312,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         ${run_dir}/models/..., ${run_dir}/feats/...), where the stages above put them."""
         from tts.f5.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], wer_curve_args(name) + tr[name].get("args", []), out)
+        ckpt = fit(name, tr[name]["recipe"], wer_curve_args(name) + tr[name].get("args", []), out, env=train_env)
         return str(export(ckpt, out / "models" / name))
 
     st.run("F5 on mel", train_f5, "f5_mel")
