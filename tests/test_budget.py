@@ -129,3 +129,24 @@ def test_eval_bench_budget_runs_at_smoke_size(tmp_path):
     assert all(x["steps"] > 0 for x in r["rows"])
     assert all(x["cpu_s"] >= 2.0 for x in r["rows"] if x["budget"] == "cpu")
     assert "| cpu | idle |" in (tmp_path / "report.md").read_text()
+
+
+def test_eval_with_load_runs_the_command_beside_busy_processes_and_stops_them(tmp_path):
+    """eval/with_load.py: the command's exit status comes back, and the busy processes are gone after it."""
+    import os
+    from pathlib import Path
+
+    import psutil
+
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    probe = ("import psutil, sys; busy = [p for p in psutil.process_iter(['cmdline']) "
+             "if (p.info['cmdline'] or [''])[-1].startswith('import torch, time')]; sys.exit(len(busy))")
+    r = subprocess.run([sys.executable, "eval/with_load.py", "--load", "1", "--", sys.executable, "-c", probe],
+                       env=env, cwd=root, timeout=120, capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr  # the probe saw one busy process
+    busy = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[-1].startswith("import torch, time")]
+    assert busy == []
+    bad = subprocess.run([sys.executable, "eval/with_load.py", "--load", "-1", "--", "true"], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--load -1: must be in [0, 64]" in bad.stderr
