@@ -150,3 +150,22 @@ def test_eval_with_load_runs_the_command_beside_busy_processes_and_stops_them(tm
     bad = subprocess.run([sys.executable, "eval/with_load.py", "--load", "-1", "--", "true"], env=env, cwd=root,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--load -1: must be in [0, 64]" in bad.stderr
+
+
+def test_eval_bench_wait_policy_runs_at_smoke_size(tmp_path):
+    """eval/bench_wait_policy.py end to end at smoke size: one active and one passive fit, each its own process."""
+    import json
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "OMP_NUM_THREADS": "2"}
+    subprocess.run([sys.executable, "eval/bench_wait_policy.py", "--out", str(tmp_path), "--size", "smoke", "--wall",
+                    "2", "--rounds", "1", "--sentences", "3", "--batch-frames", "800"],
+                   check=True, env=env, cwd=env["PYTHONPATH"], timeout=300)
+    r = json.loads((tmp_path / "report.json").read_text())
+    assert [x["policy"] for x in r["rows"]] == ["ACTIVE", "PASSIVE"]
+    assert all(x["steps"] > 0 for x in r["rows"]) and len(r["passive_over_active"]) == 1
+    assert "| 0 | PASSIVE |" in (tmp_path / "report.md").read_text()
+    bad = subprocess.run([sys.executable, "eval/bench_wait_policy.py", "--out", str(tmp_path), "--rounds", "0"],
+                         env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--rounds in [1, 50]" in bad.stderr
