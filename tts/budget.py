@@ -14,11 +14,12 @@ WER curve's ASR) included, as Lightning's ``Timer`` counts wall-clock time; the 
 checkpoints, so a resumed fit continues the budget instead of starting a new one. Every child process counts:
 under a multi-process strategy that Lightning launches from rank 0 (DDP on CPU), the budget is the whole job's.
 
-Use it in a recipe instead of ``trainer.max_time``::
+Use it in a recipe instead of ``trainer.max_time``, appended (``callbacks+``) so that the recipe's own callbacks,
+its ModelCheckpoint among them, stay::
 
     trainer:
       max_time: null
-      callbacks:
+      callbacks+:
         - class_path: tts.budget.CPUTimeBudget
           init_args: {max_cpu_time: "00:00:40:00"}   # DD:HH:MM:SS of CPU time, or seconds
 """
