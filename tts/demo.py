@@ -263,15 +263,18 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
 
     st.run("teacher features", extract, "teacher", "--teacher", pipeline["teacher"], "teacher")
     tr = pipeline["train"]
-    train_env = pipeline.get("train_env") or {}
 
     # Every recipe finds its inputs inside the run directory (${run_dir} = OUT): the corpus manifests
     # (OUT/corpus), teacher features (OUT/feats/teacher_*), models (OUT/models) and features (OUT/feats).
+    def train(name: str, extra: list[str] | tuple[str, ...] = (), threads: int | None = None) -> str:
+        """Fit the pipeline's stage ``name``: its recipe, ``extra`` then its ``args``, with its ``train_env``."""
+        return fit(name, tr[name]["recipe"], [*extra, *tr[name].get("args", [])], out, threads,
+                   pipeline.get("train_env"))
+
     def train_vae(name: str, threads: int | None = None) -> str:
         from tts.vae.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], tr[name].get("args", []), out, threads, train_env)
-        return str(export(ckpt, out / "models" / name))
+        return str(export(train(name, threads=threads), out / "models" / name))
 
     vae_stages = [("semantic VAE", train_vae, "vae_semantic"), ("plain VAE", train_vae, "vae_plain")]
     if pipeline.get("parallel_vaes"):
@@ -284,8 +287,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
     def train_vocos() -> str:
         from tts.vocoder import export_vocos
 
-        ckpt = fit("vocos", tr["vocos"]["recipe"], tr["vocos"].get("args", []), out, env=train_env)
-        return str(export_vocos(ckpt, out / "models" / "vocos"))
+        return str(export_vocos(train("vocos"), out / "models" / "vocos"))
 
     vocos = st.run("Vocos", train_vocos)
     spaces = {
@@ -312,8 +314,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         ${run_dir}/models/..., ${run_dir}/feats/...), where the stages above put them."""
         from tts.f5.export import export
 
-        ckpt = fit(name, tr[name]["recipe"], wer_curve_args(name) + tr[name].get("args", []), out, env=train_env)
-        return str(export(ckpt, out / "models" / name))
+        return str(export(train(name, wer_curve_args(name)), out / "models" / name))
 
     st.run("F5 on mel", train_f5, "f5_mel")
     st.run("F5 on semantic latents", train_f5, "f5_semantic")
