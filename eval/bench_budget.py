@@ -96,26 +96,42 @@ def run(batches: list[dict], size: str, budget: str, wall_s: float, cpu_s: float
             "cpu_s": round(cpu_seconds() - c0, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_fit_args(p: argparse.ArgumentParser) -> None:
+    """The fit's arguments (model size, data, seed), shared with eval/bench_wait_policy.py; check_fit_args checks them."""
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--size", choices=("smoke", "cpu"), default="cpu")
+    p.add_argument("--sentences", default=24, type=int, help="piper sentences (>= 1, default 24)")
+    p.add_argument("--batch-frames", default=3200, type=int, help="mel frames per batch (>= 100, default 3200)")
+    p.add_argument("--seed", default=0, type=int)
+
+
+def check_fit_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    if a.sentences < 1 or a.batch_frames < 100:
+        p.error("--sentences must be >= 1, --batch-frames >= 100")
+
+
+def fit_batches(a: argparse.Namespace) -> list[dict]:
+    """The fit's batches: ``--sentences`` piper utterances in batches of <= ``--batch-frames`` mel frames."""
+    return make_batches(make_data(a.sentences, a.seed), a.batch_frames)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_fit_args(p)
     p.add_argument("--wall", default=60.0, type=float, help="wall-clock budget, seconds (default 60)")
     p.add_argument("--cpu", default=100.0, type=float, help="CPU-time budget, CPU seconds (default 100)")
     p.add_argument("--load", default=2, type=int, help="busy processes beside the loaded runs (default 2)")
-    p.add_argument("--sentences", default=24, type=int)
-    p.add_argument("--batch-frames", default=3200, type=int)
-    p.add_argument("--seed", default=0, type=int)
     a = p.parse_args(argv)
     try:
         parse_duration(a.wall, "--wall")
         parse_duration(a.cpu, "--cpu")
     except ValueError as e:
         p.error(str(e))
-    if a.load < 1 or a.sentences < 1 or a.batch_frames < 100:
-        p.error("--load and --sentences must be >= 1, --batch-frames >= 100")
+    if a.load < 1:
+        p.error("--load must be >= 1")
+    check_fit_args(p, a)
     t0 = time.monotonic()
-    batches = make_batches(make_data(a.sentences, a.seed), a.batch_frames)
+    batches = fit_batches(a)
     rows = []
     for budget in ("wall", "cpu"):
         for loaded in (False, True):

@@ -28,13 +28,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 CHILD = """
-import json, sys
+import argparse, json, sys
 sys.path.insert(0, {here!r})
-from bench_bf16 import make_batches, make_data
-from bench_budget import run
-a = json.loads(sys.argv[1])
-batches = make_batches(make_data(a["sentences"], a["seed"]), a["batch_frames"])
-r = run(batches, a["size"], "wall", a["wall"], 1.0, a["seed"])
+from bench_budget import fit_batches, run
+a = argparse.Namespace(**json.loads(sys.argv[1]))
+r = run(fit_batches(a), a.size, "wall", a.wall, 1.0, a.seed)
 print("RESULT " + json.dumps(r), flush=True)
 """
 
@@ -50,20 +48,19 @@ def one(policy: str, args: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_budget import add_fit_args, check_fit_args
+
     from tts.bench.timing import describe_machine, machine_info
     from tts.io import atomic_write_json, atomic_write_text, git_commit
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--size", choices=("smoke", "cpu"), default="cpu")
+    add_fit_args(p)
     p.add_argument("--wall", default=45.0, type=float, help="wall-clock seconds per fit (1-3600, default 45)")
     p.add_argument("--rounds", default=4, type=int, help="fits per policy (1-50, default 4)")
-    p.add_argument("--sentences", default=24, type=int, help="piper sentences (>= 1, default 24)")
-    p.add_argument("--batch-frames", default=3200, type=int, help="mel frames per batch (>= 100, default 3200)")
-    p.add_argument("--seed", default=0, type=int)
     a = p.parse_args(argv)
-    if not 1 <= a.wall <= 3600 or not 1 <= a.rounds <= 50 or a.sentences < 1 or a.batch_frames < 100:
-        p.error("--wall in [1, 3600], --rounds in [1, 50], --sentences >= 1, --batch-frames >= 100")
+    if not 1 <= a.wall <= 3600 or not 1 <= a.rounds <= 50:
+        p.error("--wall in [1, 3600], --rounds in [1, 50]")
+    check_fit_args(p, a)
     args = {"size": a.size, "wall": a.wall, "sentences": a.sentences, "batch_frames": a.batch_frames, "seed": a.seed}
     t0 = time.monotonic()
     rows = []
