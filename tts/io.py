@@ -1,4 +1,5 @@
-"""Atomic file writes (temp file in the same folder + rename) and safe checkpoint loading."""
+"""Atomic file writes (temp file in the same folder + rename), file names from input data checked and kept inside
+the output folder, and safe checkpoint loading."""
 
 from __future__ import annotations
 
@@ -11,7 +12,46 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tts.errors import CheckpointError  # also importable as tts.io.CheckpointError
+from tts.errors import CheckpointError, TTSError  # CheckpointError: also importable as tts.io.CheckpointError
+
+MAX_NAME_BYTES = 200  # <name>.wav and its temp file (.<name>.XXXXXXXX.wav) stay under the 255-byte name limit
+
+
+class UnsafePathError(TTSError, ValueError):
+    """A path built from input data (an id, a system name) that would leave the command's output folder."""
+
+
+def file_name_problem(name: str, max_bytes: int = MAX_NAME_BYTES) -> str | None:
+    """Why ``name`` (an id or a name read from an input file) cannot be used as one file name, or None.
+
+    Refused: empty, a path separator (so no absolute path and no ``a/../b``), a leading ``.`` (``..``,
+    hidden files), control characters (NUL, newline, tab, ...), text that is not valid Unicode, and over
+    ``max_bytes`` bytes of UTF-8.
+    """
+    if not isinstance(name, str) or not name:
+        return "is empty" if name == "" else f"is not a string ({type(name).__name__})"
+    if "/" in name or "\\" in name:
+        return "contains a path separator (/ or \\)"
+    if name.startswith("."):
+        return "starts with '.'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "contains a control character (NUL, newline, tab, ...)"
+    try:
+        n_bytes = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    if n_bytes > max_bytes:
+        return f"is longer than {max_bytes} bytes (UTF-8)"
+    return None
+
+
+def path_under(root: str | Path, *parts: str) -> Path:
+    """``root / parts...``; UnsafePathError unless it resolves (symlinks followed) inside ``root``."""
+    root = Path(root)
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UnsafePathError(f"{path} resolves to {path.resolve()}, outside the output folder {root}: refused")
+    return path
 
 
 def _file_mode() -> int:

@@ -17,6 +17,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from tts.cli import main as cli_main
 from tts.io import read_jsonl
@@ -68,6 +69,54 @@ def run(argv: list[str], capsys) -> tuple[int, str]:
         rc = e.code if isinstance(e.code, int) else 1
     out = capsys.readouterr()
     return rc, out.out + out.err
+
+
+class EchoASR:
+    """Transcribes every utterance as 'hello there' (the spec check reads its constructor's arguments)."""
+
+    def __init__(self, name: str = "echo", device: str = "cpu") -> None:
+        self.name = name
+
+    def transcribe(self, wavs):
+        return ["hello there" for _ in wavs]
+
+
+class ConstSpeaker:
+    name = "const"
+
+    def __init__(self, device: str = "cpu") -> None:
+        pass
+
+    def embed(self, wavs):
+        return np.ones((len(wavs), 4))
+
+
+@pytest.fixture
+def bench(tmp_path, monkeypatch):
+    """(spec dict, write(spec) -> path): a 2-utterance ground-truth benchmark with offline fake backends."""
+    import tts.bench.asr
+    import tts.bench.similarity
+
+    monkeypatch.setitem(tts.bench.asr.BACKENDS, "echo", EchoASR)
+    monkeypatch.setitem(tts.bench.similarity.BACKENDS, "const", ConstSpeaker)
+    rows = [{"id": f"u{i}", "text": "Hello there.", "ref_audio": write_wav(tmp_path / f"r{i}.wav", seed=i),
+             "ref_text": "A prompt.", "gt_audio": write_wav(tmp_path / f"g{i}.wav", seed=9 + i)} for i in range(2)]  # fmt: skip
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {"name": "robust", "test_list": str(tmp_path / "test.jsonl"), "n_boot": 10,
+            "asr": [{"backend": "echo"}], "similarity": {"backend": "const"},
+            "systems": [{"name": "gt", "type": "ground_truth"}]}  # fmt: skip
+
+    def write(s: dict | str) -> str:
+        path = tmp_path / "spec.yaml"
+        path.write_text(s if isinstance(s, str) else yaml.safe_dump(s))
+        return str(path)
+
+    return spec, write
+
+
+def bench_cli(path: str, out, capsys, *extra: str) -> tuple[int, str]:
+    """``tts bench -c path --out out [extra]`` -> (exit code, output)."""
+    return run(["bench", "-c", path, "--out", str(out), *extra], capsys)
 
 
 def assert_valid_wav(path: Path, sr: int = SR) -> None:

@@ -5,58 +5,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-import yaml
-from robust_helpers import run, write_wav
-
-import tts.bench.asr
-import tts.bench.runner
-import tts.bench.similarity
-
-
-class EchoASR:
-    """Transcribes every utterance as 'hello there' (the spec check reads its constructor's arguments)."""
-
-    def __init__(self, name: str = "echo", device: str = "cpu") -> None:
-        self.name = name
-
-    def transcribe(self, wavs):
-        return ["hello there" for _ in wavs]
-
-
-class ConstSpeaker:
-    name = "const"
-
-    def __init__(self, device: str = "cpu") -> None:
-        pass
-
-    def embed(self, wavs):
-        return np.ones((len(wavs), 4))
-
-
-@pytest.fixture
-def bench(tmp_path, monkeypatch):
-    """(spec dict, write(spec) -> path): a 2-utterance ground-truth benchmark with offline fake backends."""
-    monkeypatch.setitem(tts.bench.asr.BACKENDS, "echo", EchoASR)
-    monkeypatch.setitem(tts.bench.similarity.BACKENDS, "const", ConstSpeaker)
-    rows = [{"id": f"u{i}", "text": "Hello there.", "ref_audio": write_wav(tmp_path / f"r{i}.wav", seed=i),
-             "ref_text": "A prompt.", "gt_audio": write_wav(tmp_path / f"g{i}.wav", seed=9 + i)} for i in range(2)]  # fmt: skip
-    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = {"name": "robust", "test_list": str(tmp_path / "test.jsonl"), "n_boot": 10,
-            "asr": [{"backend": "echo"}], "similarity": {"backend": "const"},
-            "systems": [{"name": "gt", "type": "ground_truth"}]}  # fmt: skip
-
-    def write(s: dict | str) -> str:
-        path = tmp_path / "spec.yaml"
-        path.write_text(s if isinstance(s, str) else yaml.safe_dump(s))
-        return str(path)
-
-    return spec, write
-
-
-def _bench(path: str, out, capsys, *extra: str) -> tuple[int, str]:
-    return run(["bench", "-c", path, "--out", str(out), *extra], capsys)
+from robust_helpers import bench_cli
 
 
 def test_misspelled_keys_are_all_named_with_the_intended_key(bench, tmp_path, capsys):
@@ -64,7 +13,7 @@ def test_misspelled_keys_are_all_named_with_the_intended_key(bench, tmp_path, ca
     bad = {**spec, "max_utterancs": 1, "baselin": "gt",
            "systems": [{"name": "tts", "type": "tts", "model": str(tmp_path), "nfee": 4}]}  # fmt: skip
     path = write(bad)
-    rc, text = _bench(path, tmp_path / "out", capsys)
+    rc, text = bench_cli(path, tmp_path / "out", capsys)
     assert rc == 2 and path in text
     for words in ("`max_utterancs` (did you mean `max_utterances`?)", "`baselin` (did you mean `baseline`?)",
                   "systems[0]: unknown key `nfee` (did you mean `nfe`?)"):  # fmt: skip
@@ -75,7 +24,7 @@ def test_misspelled_keys_are_all_named_with_the_intended_key(bench, tmp_path, ca
 def test_yaml_syntax_error_names_the_file_and_line(bench, tmp_path, capsys):
     _, write = bench
     path = write("name: x\nsystems:\n  - {name: gt, type: ground_truth\nasr: []\n")
-    rc, text = _bench(path, tmp_path / "out", capsys)
+    rc, text = bench_cli(path, tmp_path / "out", capsys)
     assert rc == 2 and f"{path}:4:" in text and "invalid YAML" in text and "unicode string" not in text
 
 
@@ -84,7 +33,7 @@ def test_every_problem_is_listed_at_once(bench, tmp_path, capsys):
     bad = {**spec, "test_list": str(tmp_path / "missing.jsonl"), "seeds": [0, -1], "normalizer": "loud",
            "systems": [{"name": "a", "type": "tts", "model": str(tmp_path / "gone"), "cfg": -5},
                        {"name": "b", "type": "ground_truth", "nfe": 8}, {"name": "c", "type": "vocoder"}]}  # fmt: skip
-    rc, text = _bench(write(bad), tmp_path / "out", capsys)
+    rc, text = bench_cli(write(bad), tmp_path / "out", capsys)
     assert rc == 2
     for words in ("missing.jsonl not found", "seeds[1]: must be in [0, 2^31-1]", "normalizer: 'loud'",
                   "TTS model", "gone", "cfg must be a finite number in [0, 100], got -5",
@@ -94,7 +43,7 @@ def test_every_problem_is_listed_at_once(bench, tmp_path, capsys):
 
 def test_backend_argument_it_does_not_take_is_named(bench, tmp_path, capsys):
     spec, write = bench
-    rc, text = _bench(write({**spec, "asr": [{"backend": "echo", "beam": 5}]}), tmp_path / "out", capsys)
+    rc, text = bench_cli(write({**spec, "asr": [{"backend": "echo", "beam": 5}]}), tmp_path / "out", capsys)
     assert rc == 2 and "asr[0]: unknown key `beam`" in text and "backend 'echo'" in text
 
 
@@ -102,13 +51,13 @@ def test_bad_test_list_line_is_named(bench, tmp_path, capsys):
     spec, write = bench
     with open(spec["test_list"], "ab") as f:
         f.write(b'{"id": "u9", \n\xff\xfe\n')
-    rc, text = _bench(write(spec), tmp_path / "out", capsys)
+    rc, text = bench_cli(write(spec), tmp_path / "out", capsys)
     assert rc == 2 and "test.jsonl: line 3: not valid JSON" in text and "line 4: not UTF-8" in text
 
 
 def test_similarity_null_scores_without_sim_and_writes_the_report(bench, tmp_path, capsys):
     spec, write = bench
-    rc, text = _bench(write({**spec, "similarity": None}), tmp_path / "out", capsys)
+    rc, text = bench_cli(write({**spec, "similarity": None}), tmp_path / "out", capsys)
     assert rc == 0, text
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["similarity"] is None and report["systems"][0]["status"] == "ok"
@@ -122,7 +71,7 @@ def test_report_that_fails_to_render_keeps_the_scores(bench, tmp_path, capsys, m
         raise ValueError("plot exploded")
 
     monkeypatch.setattr("tts.bench.report.write_report", broken)
-    rc, text = _bench(write(spec), tmp_path / "out", capsys)
+    rc, text = bench_cli(write(spec), tmp_path / "out", capsys)
     assert rc == 1 and "plot exploded" in text and "report.json" in text
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["report_error"]["error"] == "ValueError: plot exploded"
@@ -133,5 +82,5 @@ def test_report_that_fails_to_render_keeps_the_scores(bench, tmp_path, capsys, m
 
 def test_spec_that_is_not_a_mapping_is_refused(bench, tmp_path, capsys):
     _, write = bench
-    rc, text = _bench(write("- just\n- a list\n"), tmp_path / "out", capsys)
+    rc, text = bench_cli(write("- just\n- a list\n"), tmp_path / "out", capsys)
     assert rc == 2 and "a benchmark spec is a YAML mapping" in text

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tts.bench.report import _ci, _ci_pct, _delta, _num, _pct
-from tts.io import atomic_write_text, read_jsonl
+from tts.io import atomic_write_text, path_under, read_jsonl
 
 PROMPT_DIR, GT_DIR = "_prompt", "_gt"
 PAGE_SIZE = 50
@@ -120,7 +120,7 @@ class _Media:
             while fname in taken:
                 k, fname = k + 1, f"{sub}/{stem}-{k}{path.suffix}"
             self.names[key] = fname
-        dest = _link_into(path, self.out_dir / "audio" / self.names[key])
+        dest = _link_into(path, path_under(self.out_dir, "audio", self.names[key]))
         return _url(dest, self.out_dir)
 
 

@@ -21,7 +21,7 @@ import torch
 
 from tts.audio import load_audio, save_audio
 from tts.bench.spec import space_paths
-from tts.io import append_jsonl, read_jsonl, sha256_file
+from tts.io import append_jsonl, path_under, read_jsonl, sha256_file
 
 PACKAGES = (
     "torch", "torchaudio", "numpy", "jiwer", "whisper-normalizer", "faster-whisper", "ctranslate2",
@@ -50,7 +50,7 @@ def _resynthesize(system: dict, rows: list[dict], out: Path, device: str) -> Non
         with torch.inference_mode():
             y = space.decode(space.encode(wav[None].to(device)))[0].float().cpu()
         seconds = time.perf_counter() - t0
-        save_audio(out / f"{r['id']}.wav", y, space.sample_rate)
+        save_audio(path_under(out, f"{r['id']}.wav"), y, space.sample_rate)
         dur = len(wav) / space.sample_rate
         append_jsonl(
             out / "results.jsonl", {"id": r["id"], "duration": dur, "seconds": seconds, "rtf": seconds / dur}
@@ -62,7 +62,7 @@ def audio_for_seed(system: dict, rows: list[dict], out_dir: Path, seed: int, dev
     kind = system["type"]
     if kind == "ground_truth":
         return {r["id"]: Path(r["gt_audio"]) for r in rows}
-    out = out_dir / "audio" / system["name"] / f"seed{seed}"
+    out = path_under(out_dir, "audio", system["name"], f"seed{seed}")
     out.mkdir(parents=True, exist_ok=True)
     if kind == "resynthesis":
         _resynthesize(system, rows, out, device)

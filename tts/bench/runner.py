@@ -39,7 +39,7 @@ from tts.bench.score import score_seed
 from tts.bench.similarity import load_similarity
 from tts.bench.spec import SYSTEM_TYPES, SpecError, load_spec, prepare_spec
 from tts.bench.summarize import build_report, comparisons, system_entries, write_outputs
-from tts.io import atomic_write_json, atomic_write_text
+from tts.io import atomic_write_json, atomic_write_text, path_under
 
 # SYSTEM_TYPES, SpecError, load_spec, prepare_spec: re-exported for the CLI, tts.demo and the tests
 __all__ = ["SYSTEM_TYPES", "SpecError", "load_spec", "main", "prepare_spec", "run_bench"]
@@ -62,7 +62,7 @@ def _run_system(
             result["durations"] = durations
         ids = [r["id"] for r in rows if r["id"] in seed_out["audio"]]
         scores, utterances = score_seed(
-            system["name"], seed, ids, seed_out["audio"], by_id, out_dir / "cache" / system["name"] / f"seed{seed}",
+            system["name"], seed, ids, seed_out["audio"], by_id, path_under(out_dir, "cache", system["name"], f"seed{seed}"),
             asrs, sim_model, normalize, quality=system["type"] == "resynthesis",
         )  # fmt: skip
         seed_out.update(scores)

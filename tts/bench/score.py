@@ -24,7 +24,7 @@ from tts.bench.asr import ASR, SAMPLE_RATE  # what the ASR backends and speaker 
 from tts.bench.quality import pesq_stoi
 from tts.bench.scoring import score_utterance
 from tts.bench.similarity import cosine
-from tts.io import append_jsonl, read_jsonl
+from tts.io import append_jsonl, path_under, read_jsonl
 
 ASR_BATCH = 16
 
@@ -77,7 +77,7 @@ def score_seed(
     for asr in asrs:
         t1 = time.perf_counter()
         texts = cached_map(
-            cache / f"asr_{asr.name}.jsonl", signature(getattr(asr, "config", {"name": asr.name})), ids,
+            path_under(cache, f"asr_{asr.name}.jsonl"), signature(getattr(asr, "config", {"name": asr.name})), ids,
             lambda chunk, asr=asr: asr.transcribe([load16(audio[i]) for i in chunk]),
         )  # fmt: skip
         out["asr"][asr.name] = {"seconds": time.perf_counter() - t1}
@@ -96,7 +96,7 @@ def score_seed(
                     prompts[ref] = sim_model.embed([load16(ref)])[0]
             return [float(v) for v in cosine(gen, np.stack([prompts[by_id[i]["ref_audio"]] for i in chunk]))]
 
-        out["sim"] = cached_map(cache / f"sim_{sim_model.name}.jsonl", sim_model.name, ids, sims)
+        out["sim"] = cached_map(path_under(cache, f"sim_{sim_model.name}.jsonl"), sim_model.name, ids, sims)
     if quality:
         out["quality"] = cached_map(
             cache / "quality.jsonl", "pesq_stoi", ids,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tts.errors import TTSError
-from tts.io import read_lines
+from tts.io import file_name_problem, read_lines
 
 SYSTEM_TYPES = ("ground_truth", "resynthesis", "tts")
 
@@ -180,9 +180,17 @@ def _backend_problems(entry, backends: dict, default: str, where: str) -> list[s
     return [f"{p} of backend {backend!r}" for p in unknown_keys(list(entry), known, where)]
 
 
+def _scorer_name_problems(entry, where: str) -> list[str]:
+    """An ASR / similarity ``name`` names its cache files (asr_<name>.jsonl): it must be one file name."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    problem = None if name is None else file_name_problem(name)
+    return [f"{where}.name: {name!r} cannot name its cache file: {problem}"] if problem else []
+
+
 def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     """(spec as plain dicts with defaults filled, problems); the spec is only usable when problems is []."""
     from tts.bench.asr import BACKENDS as ASR_BACKENDS
+    from tts.bench.html import GT_DIR, PROMPT_DIR
     from tts.bench.normalize import DESCRIPTIONS
     from tts.bench.similarity import BACKENDS as SIM_BACKENDS
     from tts.synth import SamplingSettings
@@ -206,7 +214,13 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     if isinstance(spec.systems, list) and not spec.systems:
         problems.append(f"{where}.systems: empty; list ground_truth / resynthesis / tts rows")
     names = [s.name for s in systems]
-    for name in sorted({n for n in names if names.count(n) > 1}):
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            continue  # reported by the type check
+        problem = file_name_problem(name) or ("is the report's own folder" if name in (PROMPT_DIR, GT_DIR) else None)
+        if problem:
+            problems.append(f"{where}.systems[{i}]: name {name!r} cannot name its folder audio/<name>: {problem}")
+    for name in sorted({n for n in names if names.count(n) > 1}, key=str):
         problems.append(f"{where}.systems: name {name!r} is used more than once")
     if spec.baseline is not None and spec.baseline not in names:
         problems.append(f"{where}.baseline: {spec.baseline!r} is not a system name ({', '.join(map(str, names))})")
@@ -237,8 +251,10 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
         out_systems.append({k: v for k, v in dataclasses.asdict(s).items() if k in SYSTEM_KEYS[s.type]})
     for i, a in enumerate(spec.asr if isinstance(spec.asr, list) else []):
         problems += _backend_problems(a, ASR_BACKENDS, "faster-whisper", f"{where}.asr[{i}]")
+        problems += _scorer_name_problems(a, f"{where}.asr[{i}]")
     if spec.similarity is not None:
         problems += _backend_problems(spec.similarity, SIM_BACKENDS, "resemblyzer", f"{where}.similarity")
+        problems += _scorer_name_problems(spec.similarity, f"{where}.similarity")
     return {**dataclasses.asdict(spec), "systems": out_systems}, problems
 
 
@@ -320,6 +336,26 @@ def _resolve(path: str, base: Path) -> Path:
     return base / p
 
 
+def _id_problems(test_list: str, rows: list[dict], lines: list[int]) -> list[str]:
+    """Ids that cannot name an audio file (as ``tts synth`` refuses them) and ids used on more than one line
+    (their audio would be scored against another row's text); integer ids become strings."""
+    problems, lines_of = [], {}
+    for n, row in zip(lines, rows):
+        utt_id = row.get("id")
+        if utt_id is None or utt_id == "":
+            continue  # reported as a missing `id`
+        if isinstance(utt_id, int) and not isinstance(utt_id, bool):
+            row["id"] = utt_id = str(utt_id)
+        if problem := file_name_problem(utt_id):
+            problems.append(f"{test_list} line {n}: id {utt_id!r} cannot name its audio file <id>.wav: {problem}")
+        else:
+            lines_of.setdefault(utt_id, []).append(n)
+    duplicates = [f"{i!r} (lines {', '.join(map(str, ns))})" for i, ns in lines_of.items() if len(ns) > 1]
+    if duplicates:
+        problems.append(f"{test_list}: duplicate ids, each row needs its own: {', '.join(duplicates)}")
+    return problems
+
+
 def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     """Expand variables, check the spec against ``tts.bench.spec.BenchSpec`` and every path.
 
@@ -359,7 +395,7 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     elif not Path(test_list).is_file():
         problems.append(f"test_list {test_list} not found")
     else:
-        rows = []
+        rows, lines = [], []
         for n, line, problem in read_lines(test_list):
             try:
                 row = json.loads(line) if not problem and line.strip() else None
@@ -371,6 +407,8 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
                 problems.append(f"{test_list}: {problem}")
             elif row is not None:
                 rows.append(row)
+                lines.append(n)
+        problems += _id_problems(test_list, rows, lines)
         speakers = spec.get("speakers")
         if isinstance(speakers, list) and speakers:
             rows = [r for r in rows if r.get("speaker") in speakers]
