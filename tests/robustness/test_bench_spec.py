@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from robust_helpers import bench_cli
 
 
@@ -84,3 +85,14 @@ def test_spec_that_is_not_a_mapping_is_refused(bench, tmp_path, capsys):
     _, write = bench
     rc, text = bench_cli(write("- just\n- a list\n"), tmp_path / "out", capsys)
     assert rc == 2 and "a benchmark spec is a YAML mapping" in text
+
+
+@pytest.mark.parametrize("kind", ["latent:vae", "mel:vocos"])
+def test_resynthesis_space_naming_an_f5_export_says_to_bench_it_as_tts(kind, bench, f5_model, tmp_path, capsys):
+    spec, write = bench
+    bad = {**spec, "systems": [{"name": "resyn", "type": "resynthesis", "space": f"{kind}={f5_model}"}]}
+    rc, text = bench_cli(write(bad), tmp_path / "out", capsys)
+    assert rc == 2 and "Traceback" not in text and "KeyError" not in text, text
+    assert f"{f5_model} is an F5 TTS export, not a VAE or Vocos folder" in text, text
+    assert f"`type: tts` and `model: {f5_model}`" in text and "the space it was trained on is 'mel:vocos=" in text
+    assert not (tmp_path / "out").exists()

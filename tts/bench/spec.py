@@ -336,6 +336,21 @@ def _resolve(path: str, base: Path) -> Path:
     return base / p
 
 
+def _f5_export_problem(path: Path) -> str | None:
+    """A resynthesis space that names an F5 TTS export (config.json + vocab.json) instead of its VAE or Vocos."""
+    from tts.f5.export import CONFIG_NAME, VOCAB_NAME
+
+    if not (path.is_dir() and (path / CONFIG_NAME).is_file() and (path / VOCAB_NAME).is_file()):
+        return None
+    try:
+        space = json.loads((path / CONFIG_NAME).read_text(encoding="utf-8")).get("space")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        space = None
+    hint = f"; the space it was trained on is {space!r}" if isinstance(space, str) else ""
+    return (f"{path} is an F5 TTS export, not a VAE or Vocos folder: benchmark it as a system with "
+            f"`type: tts` and `model: {path}`, or resynthesize through the space it was trained on{hint}")  # fmt: skip
+
+
 def _id_problems(test_list: str, rows: list[dict], lines: list[int]) -> list[str]:
     """Ids that cannot name an audio file (as ``tts synth`` refuses them) and ids used on more than one line
     (their audio would be scored against another row's text); integer ids become strings."""
@@ -374,9 +389,11 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     for i, s in enumerate(spec["systems"]):
         where = f"spec.systems[{i}] ({s.get('name')})"
         if s["type"] == "resynthesis":
-            problems += [
-                f"{where}: {p} not found" for p in space_paths(s.get("space") or "") if not Path(p).exists()
-            ]
+            for p in space_paths(s.get("space") or ""):
+                if not Path(p).exists():
+                    problems.append(f"{where}: {p} not found")
+                elif problem := _f5_export_problem(Path(p)):
+                    problems.append(f"{where}: space {s['space']!r}: {problem}")
         elif s["type"] == "tts" and s.get("model") and not Path(s["model"]).exists():
             problems.append(f"{where}: TTS model {s['model']!r} not found")
     for i, a in enumerate(spec["asr"] if isinstance(spec.get("asr"), list) else []):
