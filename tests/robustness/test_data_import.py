@@ -141,3 +141,71 @@ def test_missing_list_is_one_clear_error(tmp_path, capsys):
     rc, text = run(["data", "import", "--format", "list", "--root", str(tmp_path / "nope.txt"), "--out",
                     str(tmp_path / "out")], capsys)  # fmt: skip
     assert rc == 2 and "nope.txt" in text and "Traceback" not in text
+
+
+def test_empty_text_row_is_reported_as_empty_text_and_a_later_row_with_its_id_is_kept(tmp_path, capsys, caplog):
+    lst, audio = _corpus(tmp_path, b"audio/good0.wav|   |spkA")
+    (tmp_path / "list.txt").write_bytes(b"audio/good0.wav|   |spkA\n" + lst.read_bytes())
+    rc, text = _import(lst, tmp_path / "out", capsys, caplog)
+    assert rc == 1 and "skipped spkA_good0 [empty_text]" in text and "line 1: no text" in text, text
+    assert "[duplicate]" not in text
+    _assert_good_manifest(tmp_path / "out", audio)
+
+
+def _ljspeech(tmp_path, lines: bytes, capsys, caplog) -> tuple[int, str]:
+    (tmp_path / "wavs").mkdir()
+    for i in range(2):
+        write_wav(tmp_path / "wavs" / f"LJ{i}.wav", seed=i)
+    (tmp_path / "metadata.csv").write_bytes(b"LJ0|Hi.|Hi.\n" + lines + b"LJ1|Yo.|Yo.\n")
+    with caplog.at_level(logging.INFO):
+        rc, text = run(["data", "import", "--format", "ljspeech", "--root", str(tmp_path), "--out",
+                        str(tmp_path / "out")], capsys)  # fmt: skip
+    return rc, text + caplog.text
+
+
+def test_ljspeech_duplicate_ids_extra_fields_and_path_ids_are_reported_and_skipped(tmp_path, capsys, caplog):
+    victim = tmp_path / "victim.wav"
+    write_wav(victim, seed=7)
+    lines = b"LJ0|Again.|Again.\nLJ1|one|two|three\n../victim|Outside.|Outside.\n/abs|Abs.|Abs.\n"
+    rc, text = _ljspeech(tmp_path, lines, capsys, caplog)
+    assert rc == 1 and "Traceback" not in text, text
+    for words in ("skipped LJ0 [duplicate]", "line 2: duplicate id (kept line 1)",
+                  "metadata.csv:3 [bad_line]", "line 3: expected id|text|normalized text (3 fields separated by |), got 4",
+                  "skipped ../victim [bad_id]", "line 4: id '../victim' contains a path separator",
+                  "skipped /abs [bad_id]", "skipped 4 (bad_id=2, bad_line=1, duplicate=1)"):  # fmt: skip
+        assert words in text, text
+    cuts = CutSet.from_file(tmp_path / "out" / "cuts_train.jsonl.gz")
+    assert sorted(c.id for c in cuts) == ["LJ0", "LJ1"]
+    assert "again" not in {c.id: c for c in cuts}["LJ0"].supervisions[0].text.lower()  # line 1 kept, not line 2
+
+
+def test_libritts_transcript_that_is_not_utf8_is_named_and_skipped(tmp_path, capsys, caplog):
+    chapter = tmp_path / "dev-clean" / "19" / "198"
+    chapter.mkdir(parents=True)
+    for i, text in enumerate([b"Hello there.", "Caf\xe9 au lait.".encode("latin-1"), b"General Kenobi."]):
+        write_wav(chapter / f"19_198_00000{i}_000000.wav", seed=i)
+        (chapter / f"19_198_00000{i}_000000.normalized.txt").write_bytes(text)
+    with caplog.at_level(logging.INFO):
+        rc, text = run(["data", "import", "--format", "libritts", "--root", str(tmp_path), "--parts", "dev-clean",
+                        "--out", str(tmp_path / "out")], capsys)  # fmt: skip
+    text += caplog.text
+    assert rc == 1 and "Traceback" not in text and "UnicodeDecodeError" not in text, text
+    assert "skipped 19_198_000001_000000 [bad_line]" in text and "19_198_000001_000000.normalized.txt" in text
+    assert "line 1: not UTF-8 text (byte 0xe9 at column 4)" in text, text
+    cuts = CutSet.from_file(tmp_path / "out" / "cuts_dev-clean.jsonl.gz")
+    assert sorted(c.id for c in cuts) == ["19_198_000000_000000", "19_198_000002_000000"]
+
+
+@pytest.mark.parametrize("fmt", ["ljspeech", "list", "libritts"])
+def test_import_without_root_is_a_usage_error(fmt, tmp_path, capsys):
+    rc, text = run(["data", "import", "--format", fmt, "--out", str(tmp_path / "out")], capsys)
+    assert rc == 2 and "the following arguments are required: --root" in text and "Traceback" not in text, text
+    assert not (tmp_path / "out").exists()
+
+
+def test_manifest_name_that_is_not_a_file_name_is_a_usage_error(tmp_path, capsys):
+    lst, _ = _corpus(tmp_path, b"")
+    rc, text = run(["data", "import", "--format", "list", "--root", str(lst), "--name", "../../x",
+                    "--out", str(tmp_path / "out")], capsys)  # fmt: skip
+    assert rc == 2 and "'../../x' cannot name the manifest" in text, text
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "cuts_x.jsonl.gz").exists()
