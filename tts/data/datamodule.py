@@ -16,7 +16,10 @@
   batches the uninterrupted run would have seen (see :class:`ResumableBatches`).
 
 Bad items are screened at set-up (see :mod:`tts.data.validate`) and anything that still fails at
-load time is dropped from its batch with a warning and counted in ``load_failures``.
+load time is dropped from its batch with a warning and counted in ``load_failures``. A missing or unreadable
+manifest, or a training manifest without one usable cut (e.g. a run folder whose features were never
+extracted), raises :class:`ManifestNotFoundError` / :class:`DataError` naming the file and the command that
+makes it (``tts fit`` prints it as one line).
 """
 
 from __future__ import annotations
@@ -39,16 +42,47 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tts.audio import AudioError
 from tts.data.cache import load_cut_audio
 from tts.data.validate import SkipReport, cut_text, screen_cuts
+from tts.errors import TTSError
 from tts.text import Vocab
 
 log = logging.getLogger(__name__)
 
 
-def _load_cuts(path: str | Path, what: str) -> CutSet:
+class ManifestNotFoundError(TTSError, FileNotFoundError):
+    """A data module's manifest is not there (e.g. a run folder whose features were never extracted)."""
+
+
+class DataError(TTSError, RuntimeError):
+    """A manifest that cannot be read, or one without a single usable cut (the skip report's counts named)."""
+
+
+# how each kind of manifest is made, for the message when it is missing or has no usable cut
+FEATURES_HINT = ("cache the features first: tts extract features --space SPACE --cuts CORPUS_CUTS --out {folder} "
+                 "(the recipe's space file, e.g. recipes/space/mel.yaml, gives the command; tts demo runs the "
+                 "whole pipeline)")  # fmt: skip
+TEACHER_HINT = ("cache the teacher features first: tts extract teacher --cuts CORPUS_CUTS --out {folder} "
+                "(the recipe names the teacher; tts demo runs the whole pipeline)")  # fmt: skip
+CORPUS_HINT = "build it first with tts data import or tts data demo"
+
+
+def _load_cuts(path: str | Path, what: str, hint: str) -> CutSet:
+    """The manifest at ``path``; a missing or unreadable one raises an error that names it and says ``hint``
+    (``{folder}``: the manifest's folder)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what} manifest not found: {path}")
-    return load_manifest(path)
+        raise ManifestNotFoundError(f"{what} manifest not found: {path}; {hint.format(folder=path.parent)}")
+    try:
+        return load_manifest(path)
+    except Exception as e:  # a truncated gzip, JSON that is not a manifest, ...
+        raise DataError(f"cannot read the {what} manifest {path}: {type(e).__name__}: {e}") from e
+
+
+def _no_usable_cuts(path: str, report: SkipReport, key: str | None, hint: str) -> DataError:
+    """The error for a training manifest without one usable cut: the skip counts, and how to cache missing features."""
+    msg = f"no usable training cuts in {path}: {report.summary()}"
+    if key and report.counts.get("missing_features"):
+        msg += f"; its cuts have no cached {key!r}: {hint.format(folder=Path(path).parent)}"
+    return DataError(msg)
 
 
 def _fit_frames(arr: np.ndarray, n: int) -> np.ndarray:
@@ -276,6 +310,10 @@ class CropDataModule(ResumableTrainData, L.LightningDataModule):
         self.reports: dict[str, SkipReport] = {}
         self.teacher_rate: float | None = None
 
+    @property
+    def _hint(self) -> str:
+        return TEACHER_HINT if self.hparams.teacher_key else CORPUS_HINT
+
     def crop_length(self, train: bool) -> int:
         """Samples per crop: the ``*_samples`` setting, else the seconds at ``sample_rate``."""
         h = self.hparams
@@ -294,7 +332,7 @@ class CropDataModule(ResumableTrainData, L.LightningDataModule):
     def _screen(self, path: str, name: str) -> CutSet:
         h = self.hparams
         cuts, report = screen_cuts(
-            _load_cuts(path, name), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
+            _load_cuts(path, name, self._hint), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
             check_audio=h.check_audio, require_text=h.require_text, require_custom=h.teacher_key,
         )
         self.reports[name] = report
@@ -307,7 +345,7 @@ class CropDataModule(ResumableTrainData, L.LightningDataModule):
         train = self._screen(h.train_cuts, "train")
         val = self._screen(h.val_cuts, "val")
         if len(train) == 0:
-            raise RuntimeError(f"no usable training cuts in {h.train_cuts}: {self.reports['train'].summary()}")
+            raise _no_usable_cuts(h.train_cuts, self.reports["train"], h.teacher_key, self._hint)
         if h.teacher_key:
             self.teacher_rate = 1.0 / train[0].custom[h.teacher_key].frame_shift
         common = dict(teacher_key=h.teacher_key, teacher_rate=self.teacher_rate, pad=h.pad,
@@ -449,7 +487,7 @@ class UtteranceDataModule(ResumableTrainData, L.LightningDataModule):
         h = self.hparams
         vocab = Vocab.load(h.vocab) if h.vocab else Vocab()
         cuts, report = screen_cuts(
-            _load_cuts(path, name), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
+            _load_cuts(path, name, FEATURES_HINT), name=name, min_duration=h.min_duration, max_duration=h.max_duration,
             check_audio="none", require_text=True, vocab=None if h.alignment else vocab,
             require_custom=h.feature_key,
         )
@@ -467,8 +505,8 @@ class UtteranceDataModule(ResumableTrainData, L.LightningDataModule):
         self.train_cutset = self._screen(self.hparams.train_cuts, "train")
         self.val_cutset = self._screen(self.hparams.val_cuts, "val")
         if len(self.train_cutset) == 0:
-            raise RuntimeError(f"no usable training cuts in {self.hparams.train_cuts}: "
-                               f"{self.reports['train'].summary()}")
+            raise _no_usable_cuts(self.hparams.train_cuts, self.reports["train"], self.hparams.feature_key,
+                                  FEATURES_HINT)  # fmt: skip
         self.frame_rate = 1.0 / self.train_cutset[0].custom[self.hparams.feature_key].frame_shift
 
     @property
