@@ -15,7 +15,9 @@ def _specific_errors():
     from tts.corpus.build import SplitLeakError, SynthesizerMissingError
     from tts.corpus.piper_voice import PiperAlignmentError, PiperVoiceMissingError
     from tts.data.align import AlignerError
+    from tts.data.datamodule import DataError, ManifestNotFoundError
     from tts.f5.aligned import AlignmentError
+    from tts.io import UnsafePathError
     from tts.synth import SynthError
     from tts.text import PhonemizerMissingError, TextError, UnknownCharacterError, UnknownSymbolError
 
@@ -25,7 +27,8 @@ def _specific_errors():
             (SpecError, ValueError), (CheckpointError, RuntimeError), (PhonemizerMissingError, RuntimeError),
             (SynthError, RuntimeError), (ASRError, RuntimeError), (SimilarityError, RuntimeError),
             (BrowserError, RuntimeError), (SynthesizerMissingError, RuntimeError), (SplitLeakError, RuntimeError),
-            (PiperVoiceMissingError, RuntimeError), (PiperAlignmentError, RuntimeError)]
+            (PiperVoiceMissingError, RuntimeError), (PiperAlignmentError, RuntimeError), (DataError, RuntimeError),
+            (ManifestNotFoundError, FileNotFoundError), (UnsafePathError, ValueError)]
 
 
 def test_every_specific_error_is_a_tts_error_and_keeps_its_builtin_base():
