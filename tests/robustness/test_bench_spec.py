@@ -94,5 +94,5 @@ def test_resynthesis_space_naming_an_f5_export_says_to_bench_it_as_tts(kind, ben
     rc, text = bench_cli(write(bad), tmp_path / "out", capsys)
     assert rc == 2 and "Traceback" not in text and "KeyError" not in text, text
     assert f"{f5_model} is an F5 TTS export, not a VAE or Vocos folder" in text, text
-    assert f"`type: tts` and `model: {f5_model}`" in text and "the space it was trained on is 'mel:vocos=" in text
+    assert f"`type: tts` and `model: {f5_model}`" in text and "the space it was trained on ('mel:vocos=" in text
     assert not (tmp_path / "out").exists()

@@ -346,7 +346,7 @@ def _f5_export_problem(path: Path) -> str | None:
         space = json.loads((path / CONFIG_NAME).read_text(encoding="utf-8")).get("space")
     except (ValueError, UnicodeDecodeError, AttributeError):
         space = None
-    hint = f"; the space it was trained on is {space!r}" if isinstance(space, str) else ""
+    hint = f" ({space!r})" if isinstance(space, str) else ""
     return (f"{path} is an F5 TTS export, not a VAE or Vocos folder: benchmark it as a system with "
             f"`type: tts` and `model: {path}`, or resynthesize through the space it was trained on{hint}")  # fmt: skip
 
