@@ -6,6 +6,10 @@ torchaudio is used for transforms only.
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,9 +33,20 @@ def as_mono_float32(wav: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found")
-    if path.stat().st_size == 0:
+    """AudioError naming what ``path`` is when it is not a non-empty regular file (missing, a directory, ...)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        what = {errno.ENOENT: "file not found", errno.ELOOP: "symbolic link loop (the link points back at itself)",
+                errno.EACCES: "permission denied", errno.ENOTDIR: "a parent of it is not a directory"}  # fmt: skip
+        raise AudioError(f"{path}: {what.get(e.errno, e.strerror or str(e))}") from None
+    except ValueError as e:  # a NUL byte in the path
+        raise AudioError(f"{path!r}: not a usable path ({e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(f"{path}: not a regular file (a device, pipe or socket), not an audio file")
+    if st.st_size == 0:
         raise AudioError(f"{path}: empty audio (0-byte file)")
 
 
@@ -107,8 +122,14 @@ def load_audio(
 
 
 def save_audio(path: str | Path, wav: torch.Tensor | np.ndarray, sample_rate: int) -> Path:
-    """Write 16-bit PCM wav atomically (temp file + rename)."""
+    """Write 16-bit PCM wav atomically (temp file + rename).
+
+    The wav is encoded in memory and written with plain file I/O, so a full disk is an ``OSError`` with
+    ``errno.ENOSPC`` (libsndfile would report it only as "System error").
+    """
     if isinstance(wav, torch.Tensor):
         wav = wav.detach().float().cpu().numpy()
     wav = np.clip(np.asarray(wav, dtype=np.float32).reshape(-1), -1.0, 1.0)
-    return atomic_write(path, lambda tmp: sf.write(tmp, wav, sample_rate, subtype="PCM_16", format="WAV"))
+    buf = io.BytesIO()
+    sf.write(buf, wav, sample_rate, subtype="PCM_16", format="WAV")
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))

@@ -2,11 +2,15 @@
 
 Resumable and fault tolerant: ``<out>/<id>.wav`` is written atomically, then a row is appended to
 ``<out>/results.jsonl``; a rerun skips ids that have both. ``<out>/settings.json`` records the model's
-sha256 and every sampling setting: a rerun with another model or setting is refused (the differences
-named) unless ``overwrite`` clears the earlier outputs. Lines that cannot be synthesized (unparseable or
-non-UTF-8, missing keys, duplicate or unsafe id, id over 200 bytes, empty text, unknown characters,
-unreadable or over-long prompt audio, too long for the model, a failed save) are listed in
-``<out>/errors.jsonl`` (this run's errors, with line numbers) while the rest completes.
+sha256 and every sampling setting; it is written with the first wav, so only a run that wrote outputs
+claims the folder. A rerun with another model or setting is refused (the differences named) unless
+``overwrite`` clears the earlier outputs: the wavs ``results.jsonl`` lists and the run's own files, never
+anything else. One run at a time: a second run into the same folder is refused (an ``fcntl`` lock on
+``<out>/.synth.lock``). Lines that cannot be synthesized (unparseable or non-UTF-8, missing keys, duplicate
+or unsafe id, id over 200 bytes, control characters, empty text, unknown or unspeakable characters,
+unreadable or over-long prompt audio, a ``ref_text`` too long for its prompt, a bad alignment, too long for
+the model, a failed save) are listed in ``<out>/errors.jsonl`` (this run's errors, with line numbers) while
+the rest completes. A full disk stops the run cleanly, naming the line; rerun to resume.
 
 Aligned models (``tts.f5.aligned``): frames per token come from the model's duration predictor
 (``--durations predictor``, with ``--speed``) or from the row's own ``alignment``
@@ -20,12 +24,18 @@ depend on batching or order.
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import math
 import os
 import sys
+import tempfile
 import time
+import unicodedata
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,10 +43,12 @@ import torch
 
 from tts.errors import TTSError
 from tts.io import (
+    MAX_NAME_BYTES,
     CheckpointError,
     append_jsonl,
     atomic_write_json,
     atomic_write_text,
+    file_name_problem,
     read_json,
     read_jsonl,
     read_lines,
@@ -45,8 +57,13 @@ from tts.io import (
 
 REQUIRED = ("id", "text", "ref_audio", "ref_text")
 DEFAULT_BATCH_FRAMES = 8192
-MAX_ID_BYTES = 200  # <id>.wav and its temp file (.<id>.XXXXXXXX.wav) stay under the 255-byte name limit
-SETTINGS_NAME = "settings.json"
+MAX_ID_BYTES = MAX_NAME_BYTES
+SETTINGS_NAME, RESULTS_NAME, ERRORS_NAME = "settings.json", "results.jsonl", "errors.jsonl"
+LOCK_NAME = ".synth.lock"
+SPEED_RANGE = (0.25, 4.0)  # beyond it durations reach 0 frames a token or minutes a word: no plausible speech
+MAX_REF_CHARS_PER_S = 30  # characters of ref_text a second of prompt (fast speech is ~20)
+REF_CHARS_SLACK = 5  # ... plus a few for punctuation and very short prompts
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class SynthError(TTSError, RuntimeError):
@@ -80,7 +97,7 @@ class SamplingSettings:
         number("cfg", 0, 100)
         if self.sway is not None:
             number("sway", -1, 1)
-        number("speed", 0, 10, lo_open=True)
+        number("speed", *SPEED_RANGE)
         number("seed", 0, 2**31 - 1, integer=True)
         if self.method not in ("euler", "midpoint"):
             out.append(f"method must be euler or midpoint, got {self.method!r}")
@@ -107,7 +124,17 @@ class Item:
 
 
 def _error(line: int, utt_id: str | None, reason: str) -> dict:
+    """An errors.jsonl row; a lone surrogate in an id is escaped so the row can be written as UTF-8."""
+    if isinstance(utt_id, str):
+        utt_id = utt_id.encode("utf-8", "backslashreplace").decode("utf-8")
     return {"line": line, "id": utt_id, "reason": reason}
+
+
+def control_chars(text: str, allow_whitespace: bool = False) -> str | None:
+    """The control characters (and lone surrogates) in ``text`` as ``U+0000, ...``, or None."""
+    ok = "\t\n\r" if allow_whitespace else ""
+    bad = dict.fromkeys(c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in ok)
+    return ", ".join(f"U+{ord(c):04X}" for c in bad) or None
 
 
 def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
@@ -153,17 +180,21 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
             errors.append(_error(lineno, utt_id, f"missing key(s): {', '.join(missing)}"))
             continue
         utt_id = str(utt_id)
-        if not utt_id or "/" in utt_id or "\\" in utt_id or utt_id.startswith("."):
-            errors.append(_error(lineno, utt_id, "id is not usable as a file name"))
-            continue
-        if len(utt_id.encode("utf-8")) > MAX_ID_BYTES:
-            errors.append(_error(lineno, utt_id[:40] + "...", f"id longer than {MAX_ID_BYTES} bytes (UTF-8)"))
+        if problem := file_name_problem(utt_id, MAX_ID_BYTES):
+            shown = utt_id if len(utt_id) <= 60 else utt_id[:40] + "..."
+            errors.append(_error(lineno, shown, f"id is not usable as a file name: it {problem}"))
             continue
         if utt_id in seen:
             errors.append(_error(lineno, utt_id, f"duplicate id (first on line {seen[utt_id]})"))
             continue
         seen[utt_id] = lineno
         text, ref_text = str(row["text"]).strip(), str(row["ref_text"]).strip()
+        bad = {k: c for k, v in (("text", text), ("ref_text", ref_text), ("ref_audio", str(row["ref_audio"])))
+               if (c := control_chars(v, allow_whitespace=k != "ref_audio"))}  # fmt: skip
+        if bad:
+            named = "; ".join(f"{k} has control character(s) {c}" for k, c in bad.items())
+            errors.append(_error(lineno, utt_id, f"{named}: remove them"))
+            continue
         if not text:
             errors.append(_error(lineno, utt_id, "empty text"))
             continue
@@ -174,12 +205,11 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
         if duration is not None:
             try:
                 duration = float(duration)
-                if not duration > 0:
+                if not (math.isfinite(duration) and duration > 0):
                     raise ValueError
             except (TypeError, ValueError):
-                errors.append(
-                    _error(lineno, utt_id, f"duration must be a positive number of seconds: {duration!r}")
-                )
+                reason = f"duration must be a positive finite number of seconds: {duration!r}"
+                errors.append(_error(lineno, utt_id, reason))
                 continue
         ref_audio = Path(str(row["ref_audio"]))
         if not ref_audio.is_absolute() and not ref_audio.exists() and (path.parent / ref_audio).exists():
@@ -199,8 +229,13 @@ def prepare(item: Item, model, space, speed: float, durations: str = "predictor"
     """Load + encode the prompt, encode the text, fix the length; returns an error reason or None."""
     from tts.audio import AudioError, audio_duration, load_audio
     from tts.f5.cfm import estimate_frames, prompt_gain
-    from tts.text import TextError
+    from tts.text import TextError, normalize_text
 
+    if item.duration is not None and item.duration >= model.max_duration_s:
+        return (
+            f"too long: duration {item.duration:g} s of speech, over the model's maximum "
+            f"{model.max_duration_s:.1f} s (prompt + speech); use a shorter duration"
+        )
     aligned = getattr(model, "conditioning", "filler") == "aligned"
     full_text = f"{item.ref_text} {item.text}"
     try:
@@ -218,6 +253,12 @@ def prepare(item: Item, model, space, speed: float, durations: str = "predictor"
         wav = load_audio(item.ref_audio, space.sample_rate)
     except AudioError as e:
         return f"prompt audio: {e}"
+    n_chars = len(normalize_text(item.ref_text))
+    if n_chars > MAX_REF_CHARS_PER_S * seconds + REF_CHARS_SLACK:
+        return (
+            f"ref_text has {n_chars} characters for a {seconds:.2f} s prompt ({item.ref_audio}), more than "
+            f"{MAX_REF_CHARS_PER_S} a second: ref_text must be the transcript of exactly this prompt"
+        )
     item.gain = prompt_gain(wav)
     wav = wav * item.gain
     with torch.no_grad():
@@ -291,36 +332,105 @@ def model_files(model: str | Path) -> list[Path]:
     return sorted(p for p in model.iterdir() if p.is_file()) if model.is_dir() else [model]
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove it writable (before any model loads); SynthError otherwise."""
+def check_device(device: str) -> None:
+    """SynthError (one line) unless ``device`` names a torch device this machine has."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SynthError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SynthError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise SynthError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise SynthError(f"--device {device}: Apple MPS is not available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise SynthError(f"--device {device}: tts synth runs on cpu, cuda or mps")
+
+
+def disk_full(e: OSError) -> bool:
+    return e.errno in DISK_FULL
+
+
+def check_out_dir(out_dir: Path, probe_bytes: int = 1 << 16) -> None:
+    """Create ``out_dir`` and prove it writable by writing ``probe_bytes`` bytes (before any model loads)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(bytes(probe_bytes))
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            os.unlink(probe)
     except OSError as e:
-        raise SynthError(f"--out {out_dir} is not writable: {e.strerror or e}") from e
+        why = f"disk full ({e.strerror})" if disk_full(e) else e.strerror or str(e)
+        raise SynthError(f"--out {out_dir} is not writable: {why}") from e
 
 
-def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> None:
-    """Refuse to resume into ``out_dir`` when it was made with other settings (or clear it with ``overwrite``)."""
+@contextmanager
+def out_dir_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl`` lock on ``out_dir/.synth.lock`` for a run; SynthError when another run
+    holds it. The lock goes with the process (also on kill -9); the file stays."""
+    path = out_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise SynthError(f"cannot open the lock file {path}: {e.strerror or e}") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            raise SynthError(
+                f"{out_dir} is in use by another tts synth run (process {holder or '?'}, lock {path}): wait for "
+                "it to finish, or use another --out"
+            ) from None
+        if os.fstat(fd).st_nlink == 1:  # never truncate a file that is also linked elsewhere
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> bool:
+    """Whether ``out_dir`` holds outputs of an earlier run that ``overwrite`` is to clear; SynthError when
+    they were made with other settings and ``overwrite`` is off. Writes nothing.
+
+    Only results claim a folder: a settings.json without any results.jsonl row (a run that failed before
+    its first output) is ignored and replaced.
+    """
+    if not read_jsonl(out_dir / RESULTS_NAME):
+        return False
+    if overwrite:
+        return True
     path = out_dir / SETTINGS_NAME
-    results = out_dir / "results.jsonl"
-    earlier = read_json(path, "delete it or pass --overwrite") if path.is_file() else None
-    if earlier is None and results.is_file() and read_jsonl(results):
-        earlier = {"settings.json": "missing (outputs of an unknown model and settings)"}
-    diff = {k: (earlier.get(k), settings.get(k)) for k in sorted(set(earlier or {}) | set(settings))
-            if (earlier or {}).get(k) != settings.get(k)} if earlier else {}  # fmt: skip
-    if diff and not overwrite:
+    earlier = (read_json(path, "delete it or pass --overwrite") if path.is_file()
+               else {"settings.json": "missing (outputs of an unknown model and settings)"})  # fmt: skip
+    diff = {k: (earlier.get(k), settings.get(k)) for k in sorted(set(earlier) | set(settings))
+            if earlier.get(k) != settings.get(k)}  # fmt: skip
+    if diff:
         named = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in diff.items())
         raise SynthError(
             f"{out_dir} holds outputs made with other settings ({named}). Use another --out, or pass "
             "--overwrite to delete its wavs and results and synthesize again."
         )
-    if diff or (overwrite and earlier):
-        for f in [results, out_dir / "errors.jsonl", *out_dir.glob("*.wav")]:
-            f.unlink(missing_ok=True)
-    atomic_write_json(path, settings)
+    return False
+
+
+def clear_outputs(out_dir: Path) -> None:
+    """Delete what an earlier run wrote into ``out_dir``: the wavs its results.jsonl lists, then its results,
+    errors and settings. Nothing else (no glob): a user's files in the folder stay."""
+    for row in read_jsonl(out_dir / RESULTS_NAME):
+        utt_id = row.get("id") if isinstance(row, dict) else None
+        if isinstance(utt_id, str) and file_name_problem(utt_id, MAX_ID_BYTES) is None:
+            wav = out_dir / f"{utt_id}.wav"
+            if wav.is_symlink() or wav.is_file():
+                wav.unlink()
+    for name in (RESULTS_NAME, ERRORS_NAME, SETTINGS_NAME):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def synthesize_list(
@@ -344,15 +454,10 @@ def synthesize_list(
 
     ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
     ``durations`` (aligned models only): ``predictor`` or ``oracle`` (each row's ``alignment``).
-    Raises SynthError (nothing done) for settings out of range, an unwritable ``out``, or an ``out`` made
-    with another model or settings (unless ``overwrite``).
+    Raises SynthError (nothing written but the lock file) for settings out of range, a device this machine
+    lacks, an unwritable ``out``, an ``out`` in use by another run or made with another model or settings
+    (unless ``overwrite``), a model that does not load; and, with the finished lines kept, for a full disk.
     """
-    from tqdm import tqdm
-
-    from tts.audio import save_audio
-    from tts.f5 import load
-    from tts.features import load_space
-
     t_start = time.perf_counter()
     sampling = SamplingSettings(nfe=nfe, cfg=cfg, sway=sway, speed=speed, seed=seed, method=method)
     problems = sampling.problems()
@@ -360,23 +465,34 @@ def synthesize_list(
         problems.append(f"batch_frames must be an integer >= 1, got {batch_frames!r}")
     if problems:
         raise SynthError("invalid synthesis settings: " + "; ".join(problems))
+    check_device(device)
     out_dir = Path(out)
     check_out_dir(out_dir)
     if not Path(model).exists():
         raise SynthError(f"F5 model not found: {model} (an export dir or a .ckpt)")
-    results_path, errors_path = out_dir / "results.jsonl", out_dir / "errors.jsonl"
+    with out_dir_lock(out_dir):
+        return _run(model, input, out_dir, sampling, batch_frames, device, space, progress, durations, overwrite,
+                    t_start)  # fmt: skip
+
+
+def _run(
+    model: str, input: str, out_dir: Path, sampling: SamplingSettings, batch_frames: int, device: str,
+    space: str | None, progress: bool, durations: str, overwrite: bool, t_start: float,
+) -> dict:  # fmt: skip
+    """``synthesize_list`` once the settings are valid and ``out_dir`` is locked."""
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from tts.audio import save_audio
+    from tts.f5 import load
+    from tts.features import load_space
+
+    results_path, errors_path = out_dir / RESULTS_NAME, out_dir / ERRORS_NAME
     items, errors = read_list(input)
     n_lines = len(items) + len(errors)
-    settings = {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations}
-    check_settings(out_dir, {**settings, **asdict(sampling)}, overwrite)
-
-    def write_errors() -> None:
-        atomic_write_text(errors_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
-
-    done = {r.get("id") for r in read_jsonl(results_path) if (out_dir / f"{r.get('id')}.wav").is_file()}
-    todo = [it for it in items if it.id not in done]
-    n_skipped = len(items) - len(todo)
-
+    settings = {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations,
+                **asdict(sampling)}  # fmt: skip
+    clear = check_settings(out_dir, settings, overwrite)
     try:
         f5 = load(model, device=device)
         fspace = load_space(space or f5.space).to(device)
@@ -387,21 +503,63 @@ def synthesize_list(
             f"feature space {fspace.spec!r} ({fspace.dim} x {fspace.frame_rate} Hz) does not match "
             f"the model ({f5.net.feat_dim} x {f5.frame_rate} Hz)"
         )
+    n_ok, n_ready = 0, 0
+
+    def errors_text() -> str:
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in errors)
+
+    def stop_disk_full(e: OSError, path: Path, it: Item | None = None) -> SynthError:
+        """Record the line the full disk cost (when the disk still takes it) and the error that ends the run."""
+        row = f" for line {it.line} (id {it.id!r})" if it else ""
+        if it:
+            errors.append(_error(it.line, it.id, f"disk full ({e.strerror}) while writing {path}"))
+            try:
+                atomic_write_text(errors_path, errors_text())
+            except OSError:
+                pass
+        return SynthError(
+            f"disk full ({e.strerror}) while writing {path}{row}: stopped after {n_ok} of {n_ready} lines. "
+            "Free some space and run the same command again: finished lines are kept and skipped."
+        )
+
+    def write_errors() -> None:
+        try:
+            atomic_write_text(errors_path, errors_text())
+        except OSError as e:
+            if disk_full(e):
+                raise stop_disk_full(e, errors_path) from None
+            raise SynthError(f"cannot write {errors_path}: {e.strerror or e}") from e
+
+    try:
+        if clear:
+            clear_outputs(out_dir)
+    except OSError as e:
+        raise SynthError(f"--overwrite: cannot delete the earlier outputs in {out_dir}: {e}") from e
+    done = {r.get("id") for r in read_jsonl(results_path) if (out_dir / f"{r.get('id')}.wav").is_file()}
+    todo = [it for it in items if it.id not in done]
+    n_skipped = len(items) - len(todo)
+
     ready = []
     for it in todo:
-        reason = prepare(it, f5, fspace, speed, durations)
+        try:
+            reason = prepare(it, f5, fspace, sampling.speed, durations)
+        except Exception as e:  # an unforeseen failure costs this line only, never the others
+            reason = f"cannot prepare this line: {type(e).__name__}: {e}"
         if reason:
             errors.append(_error(it.line, it.id, reason))
         else:
             ready.append(it)
+    n_ready = len(ready)
     write_errors()
 
-    n_ok, audio_s, synth_s = 0, 0.0, 0.0
+    claimed = False  # settings.json goes with the first wav: only a run that wrote outputs claims the folder
+    audio_s, synth_s = 0.0, 0.0
     bar = tqdm(total=len(ready), desc="synth", unit="utt", disable=not progress)
     for batch in make_batches(ready, batch_frames):
         t0 = time.perf_counter()
         try:
-            wavs = synthesize_batch(batch, f5, fspace, nfe, cfg, sway, seed, method)
+            wavs = synthesize_batch(batch, f5, fspace, sampling.nfe, sampling.cfg, sampling.sway, sampling.seed,
+                                    sampling.method)  # fmt: skip
         except Exception as e:  # e.g. out of memory: report the batch, keep going
             errors.extend(
                 _error(it.line, it.id, f"synthesis failed: {type(e).__name__}: {e}") for it in batch
@@ -414,30 +572,41 @@ def synthesize_list(
         for it, wav in zip(batch, wavs):
             dur = wav.numel() / fspace.sample_rate
             share = batch_s * (it.total_frames - it.prompt.shape[0]) / max(1, gen_frames)
+            path = out_dir / f"{it.id}.wav"
+            if not claimed:
+                try:
+                    atomic_write_json(out_dir / SETTINGS_NAME, settings)
+                except OSError as e:
+                    if disk_full(e):
+                        raise stop_disk_full(e, out_dir / SETTINGS_NAME, it) from None
+                    raise SynthError(f"cannot write {out_dir / SETTINGS_NAME}: {e.strerror or e}") from e
+                claimed = True
             try:
-                save_audio(out_dir / f"{it.id}.wav", wav, fspace.sample_rate)
-            except OSError as e:  # disk full, name refused by the file system: this line fails, not the run
-                errors.append(_error(it.line, it.id, f"cannot save {out_dir / (it.id + '.wav')}: {e}"))
+                save_audio(path, wav, fspace.sample_rate)
+                append_jsonl(
+                    results_path,
+                    {
+                        "id": it.id,
+                        "duration_s": round(dur, 4),
+                        "rtf": round(share / max(dur, 1e-9), 5),
+                        "seed": sampling.seed,
+                        "nfe": sampling.nfe,
+                        "cfg": sampling.cfg,
+                        "sway": sampling.sway,
+                        "speed": sampling.speed,
+                        "method": sampling.method,
+                        **({"durations": durations} if f5.conditioning == "aligned" else {}),
+                        "synth_s": round(share, 4),
+                        "batch_size": len(batch),
+                        "line": it.line,
+                    },
+                )
+            except (OSError, sf.SoundFileError) as e:  # a name refused by the file system: this line fails
+                if isinstance(e, OSError) and disk_full(e):
+                    raise stop_disk_full(e, path, it) from None
+                errors.append(_error(it.line, it.id, f"cannot save {path}: {getattr(e, 'strerror', None) or e}"))
                 write_errors()
                 continue
-            append_jsonl(
-                results_path,
-                {
-                    "id": it.id,
-                    "duration_s": round(dur, 4),
-                    "rtf": round(share / max(dur, 1e-9), 5),
-                    "seed": seed,
-                    "nfe": nfe,
-                    "cfg": cfg,
-                    "sway": sway,
-                    "speed": speed,
-                    "method": method,
-                    **({"durations": durations} if f5.conditioning == "aligned" else {}),
-                    "synth_s": round(share, 4),
-                    "batch_size": len(batch),
-                    "line": it.line,
-                },
-            )
             n_ok += 1
             audio_s += dur
             synth_s += share
@@ -461,13 +630,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tts synth",
         description="Batch synthesis with an F5 model. LIST is JSONL (or .tsv with a header) with columns "
-        "id, text, ref_audio, ref_text and optional duration (seconds of generated speech). Writes "
-        "OUT/<id>.wav, OUT/results.jsonl (resumable: a rerun skips finished ids) and OUT/errors.jsonl. "
-        f"Ids are file names: no '/', no leading '.', at most {MAX_ID_BYTES} bytes. A rerun into the same OUT "
-        "resumes only when the model and every sampling setting match (OUT/settings.json); otherwise it is "
-        "refused with the differences named, or --overwrite starts OUT over. "
-        "Exit code 0 when every line was synthesized, 1 when some lines failed (OUT/errors.jsonl), 2 when "
-        "nothing could run (bad settings, unwritable OUT, missing or corrupt model).",
+        "id, text, ref_audio, ref_text and optional duration (seconds of generated speech: honoured by every "
+        "model; an aligned model in predictor mode scales its predicted durations to fill it, and --speed "
+        "then has no effect on that line). Writes OUT/<id>.wav, OUT/results.jsonl (resumable: a rerun skips "
+        "finished ids) and OUT/errors.jsonl. "
+        f"Ids are file names: no '/', no leading '.', no control characters (NUL, newline, tab), at most "
+        f"{MAX_ID_BYTES} bytes. Text the model cannot speak (characters outside its vocabulary; for phoneme "
+        "models, scripts other than Latin) is refused with the characters named. ref_text must be the "
+        f"prompt's transcript (at most {MAX_REF_CHARS_PER_S} characters a second of prompt). Alignments must "
+        "be in time order without overlaps. A rerun into the same OUT resumes only when the model and every "
+        "sampling setting match (OUT/settings.json, written with the first wav); otherwise it is refused "
+        "with the differences named, or --overwrite starts OUT over. One run per OUT at a time (a lock on "
+        "OUT/.synth.lock). Exit code 0 when every line was synthesized, 1 when some lines failed "
+        "(OUT/errors.jsonl), 2 when nothing could run (bad settings or device, unwritable or busy OUT, "
+        "missing or corrupt model) or the disk filled up (the line named; rerun to resume).",
     )
     p.add_argument("--model", required=True, help="F5 export dir (model.safetensors + config.json) or .ckpt")
     p.add_argument("--input", required=True, help="synthesis list (JSONL or TSV)")
@@ -476,7 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance strength, 0-100 (default 2)")
     p.add_argument("--sway", type=float, default=-1.0, help="sway sampling coefficient, -1 to 1 (default -1)")
     p.add_argument(
-        "--speed", type=float, default=1.0, help="speaking rate for the duration rule, (0, 10] (default 1)"
+        "--speed", type=float, default=1.0,
+        help=f"speaking rate for the duration rule, {SPEED_RANGE[0]:g} to {SPEED_RANGE[1]:g} (default 1)"
     )
     p.add_argument("--seed", type=int, default=0, help="run seed, 0 to 2^31-1 (default 0)")
     p.add_argument(
@@ -485,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BATCH_FRAMES,
         help=f"padded frames per batch, before CFG doubling (default {DEFAULT_BATCH_FRAMES})",
     )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps (default cpu)")
     p.add_argument(
         "--method", choices=("euler", "midpoint"), default="euler", help="ODE solver (default euler)"
     )
@@ -495,11 +672,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("predictor", "oracle"),
         default="predictor",
         help="aligned models: frames per token from the model's duration predictor (default; --speed "
-        "scales them) or from each row's own `alignment` [[symbol, start_s, duration_s], ...] (oracle)",
+        "scales them, a row's `duration` overrides --speed: the predicted durations are scaled to fill it) or "
+        "from each row's own `alignment` [[symbol, start_s, duration_s], ...] in time order (oracle)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
-        "--overwrite", action="store_true", help="delete OUT's earlier wavs and results when their settings differ"
+        "--overwrite", action="store_true",
+        help="start OUT over: delete the wavs its results.jsonl lists and its results, errors and settings (no "
+        "other file), then synthesize every line",
     )
     return p
 

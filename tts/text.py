@@ -36,6 +36,9 @@ Vocabulary policy (``Vocab``):
   character vocabularies (all checkpoints written before the phoneme tokenizer).
 - Unknown symbols: ``on_unknown="error"`` (default) raises ``UnknownCharacterError``
   (``UnknownSymbolError`` for phonemes) naming the symbols and the utterance; ``"drop"`` removes them.
+- The phoneme front end (espeak-ng's English voice) would read other scripts as letter names ("Chinese
+  letter", "Cyrillic ..."), so for it characters it cannot speak (``unspeakable``: letters outside the
+  Latin script, digits other than 0-9, control and unassigned code points) are unknown characters too.
 """
 
 from __future__ import annotations
@@ -129,6 +132,19 @@ def phonemize(text: str, voice: str = ESPEAK_VOICE) -> list[str]:
     return out
 
 
+def unspeakable(text: str) -> list[str]:
+    """Characters of ``text`` (unique, in order) that an English phoneme front end cannot speak: letters
+    outside the Latin script, digits other than 0-9, and control, private-use, surrogate or unassigned
+    code points. Whitespace, punctuation and symbols are left to the front end."""
+    def bad(c: str) -> bool:
+        cat = unicodedata.category(c)
+        if cat[0] == "L":
+            return not unicodedata.name(c, "").startswith("LATIN ")
+        return (cat == "Nd" and not "0" <= c <= "9") or cat in ("Cc", "Co", "Cs", "Cn")
+
+    return list(dict.fromkeys(c for c in normalize_text(text) if bad(c)))
+
+
 def normalize_text(text: str) -> str:
     """NFKC + ASCII punctuation + collapsed whitespace; case is kept."""
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
@@ -176,7 +192,10 @@ class Vocab:
         return list(norm) if self.kind == "char" else phonemize(norm)
 
     def unknown(self, text: str) -> list[str]:
-        """Symbols of the tokenized ``text`` that are not in the vocabulary (unique, ordered)."""
+        """Symbols of the tokenized ``text`` that are not in the vocabulary (unique, ordered); for the
+        phoneme kind, first the characters its front end cannot speak (``unspeakable``)."""
+        if self.kind == "phoneme" and (bad := unspeakable(text)):
+            return bad
         return self.unknown_symbols(self.tokenize(text))
 
     def unknown_symbols(self, symbols: Iterable[str]) -> list[str]:
@@ -185,6 +204,10 @@ class Vocab:
     def encode(self, text: str, on_unknown: str = "error", utt_id: str | None = None) -> list[int]:
         """Text -> normalized -> tokenized -> ids (no filler). Raises ``TextError`` for empty text."""
         norm = normalize_text(text)
+        if self.kind == "phoneme" and (bad := unspeakable(norm)):
+            if on_unknown == "error":
+                raise UnknownCharacterError(bad, norm, utt_id)
+            norm = normalize_text("".join(c for c in norm if c not in bad))
         if not norm:
             raise TextError(f"empty text{f' in utterance {utt_id!r}' if utt_id else ''}")
         symbols = self.tokenize(norm)

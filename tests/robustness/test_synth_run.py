@@ -26,8 +26,10 @@ REPO = Path(__file__).parents[2]
     ("--cfg", "-5", ["--cfg", "[0, 100]"]),
     ("--cfg", "inf", ["--cfg", "finite"]),
     ("--sway", "nan", ["--sway", "[-1, 1]"]),
-    ("--speed", "-1", ["--speed", "(0, 10]"]),
-    ("--speed", "0", ["--speed", "(0, 10]"]),
+    ("--speed", "-1", ["--speed", "[0.25, 4]"]),
+    ("--speed", "0", ["--speed", "[0.25, 4]"]),
+    ("--speed", "1e-30", ["--speed", "[0.25, 4]"]),
+    ("--speed", "100", ["--speed", "[0.25, 4]"]),
     ("--seed", "-1", ["--seed", "2.14748e+09"]),
     ("--batch-frames", "0", ["--batch-frames", ">= 1"]),
 ])  # fmt: skip

@@ -77,9 +77,17 @@ def cut_alignment(cut, kind: str = "phoneme") -> list[tuple[str, float, float]]:
     return sorted(items, key=lambda a: a[1])
 
 
+# list values are rounded to 5-6 decimals: a smaller overlap is rounding, not an overlap
+OVERLAP_TOLERANCE_S = 1e-3
+
+
 def parse_alignment(value, where: str) -> list[tuple[str, float, float]]:
     """A list row's alignment: ``[[symbol, start, duration], ...]`` or ``[{"symbol":, "start":,
-    "duration":}, ...]`` in seconds -> (symbol, start, duration) tuples; ``AlignmentError`` names ``where``."""
+    "duration":}, ...]`` in seconds -> (symbol, start, duration) tuples, in the row's order.
+
+    ``AlignmentError`` names ``where`` and the item for a malformed item, items out of time order or
+    overlapping (never re-sorted: the symbols' order is the text's), or an alignment of zero length.
+    """
     if not isinstance(value, list) or not value:
         raise AlignmentError(f"{where}: alignment must be a non-empty list of [symbol, start, duration]")
     out = []
@@ -95,8 +103,16 @@ def parse_alignment(value, where: str) -> list[tuple[str, float, float]]:
             raise AlignmentError(
                 f"{where}: alignment item {j} is not [symbol, start >= 0, duration >= 0]: {a!r}"
             ) from None
+        if out and start < out[-1][1] + out[-1][2] - OVERLAP_TOLERANCE_S:
+            raise AlignmentError(
+                f"{where}: alignment item {j} {a!r} starts at {start:g} s, before item {j - 1} "
+                f"{list(out[-1])!r} ends at {out[-1][1] + out[-1][2]:g} s: items must be in time order "
+                "without overlaps"
+            )
         out.append((sym, start, dur))
-    return sorted(out, key=lambda a: a[1])
+    if out[-1][1] + out[-1][2] <= 0:
+        raise AlignmentError(f"{where}: zero-length alignment (every item starts at 0 s and lasts 0 s)")
+    return out
 
 
 def alignment_frames(starts: Sequence[float], frame_rate: float, n_frames: int) -> torch.Tensor:
@@ -199,15 +215,28 @@ def list_alignment(cut, kind: str = "phoneme") -> list[list]:
     return [[s, round(start, 5), round(dur, 5)] for s, start, dur in cut_alignment(cut, kind)]
 
 
+def _end(ali: list[tuple[str, float, float]]) -> float:
+    return max(start + dur for _, start, dur in ali)
+
+
+def _past_model_end(ali: list[tuple[str, float, float]], where: str, model) -> str | None:
+    """A reason when an alignment ends past the model's longest utterance (it could not be synthesized)."""
+    if _end(ali) > model.max_duration_s:
+        return (f"{where} ends at {_end(ali):g} s, past the model's maximum {model.max_duration_s:.1f} s "
+                "(prompt + speech)")  # fmt: skip
+    return None
+
+
 def align_item(item, model, speed: float = 1.0, durations: str = "predictor") -> str | None:
     """Frame ids for one ``tts.synth.Item`` of an aligned model (its ``prompt`` already encoded).
 
     Prompt: its tokens come from the row's ``ref_alignment`` (placed by it) or else from ``ref_text``
     (durations from the predictor, rescaled to the prompt's own frames). Generated part: with
-    ``durations="predictor"`` tokens from ``text`` and predicted frames divided by ``speed``; with
-    ``"oracle"`` the tokens and frames of the row's own ``alignment`` (e.g. the test utterance's ground
-    truth; ``speed`` still applies). Sets ``item.ids`` (one id per frame) and ``item.total_frames``;
-    returns an error reason for the line, or None.
+    ``durations="predictor"`` tokens from ``text`` and predicted frames divided by ``speed``, or, when the
+    row has a ``duration``, the predicted frames scaled to fill exactly that many seconds (``speed`` is then
+    moot); with ``"oracle"`` the tokens and frames of the row's own ``alignment`` (e.g. the test utterance's
+    ground truth), over the row's ``duration`` when it has one (``speed`` still applies). Sets ``item.ids``
+    (one id per frame) and ``item.total_frames``; returns an error reason for the line, or None.
     """
     from tts.f5.duration import predict_counts
 
@@ -217,11 +246,14 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
         return f"speed must be > 0, got {speed}"
     vocab, rate = model.vocab, model.frame_rate
     n_ref = int(item.prompt.shape[0])
+    gen_frames = max(1, round(item.duration * rate)) if item.duration else None
     try:
         ref_ali = getattr(item, "ref_alignment", None)
         prompt_counts = None
         if ref_ali is not None:
             ref_ali = parse_alignment(ref_ali, "ref_alignment")
+            if reason := _past_model_end(ref_ali, "ref_alignment", model):
+                return reason
             prompt_ids = symbol_ids(vocab, [a[0] for a in ref_ali], item.id)
             prompt_counts = alignment_frames([a[1] for a in ref_ali], rate, n_ref)
         else:
@@ -231,9 +263,11 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
             if ali is None:
                 return "durations=oracle needs the row's `alignment` ([[symbol, start, duration], ...])"
             ali = parse_alignment(ali, "alignment")
+            if reason := _past_model_end(ali, "alignment", model):
+                return reason
             gen_ids = symbol_ids(vocab, [a[0] for a in ali], item.id)
-            end = item.duration if item.duration else max(s + d for _, s, d in ali)
-            gen_counts = alignment_frames([a[1] for a in ali], rate, max(1, round(end * rate)))
+            n_gen = gen_frames or max(1, round(_end(ali) * rate))
+            gen_counts = alignment_frames([a[1] for a in ali], rate, n_gen)
             if speed != 1.0:
                 gen_counts = frames_from_durations(gen_counts / speed)
             if prompt_counts is None:
@@ -243,6 +277,8 @@ def align_item(item, model, speed: float = 1.0, durations: str = "predictor") ->
             prompt_counts, gen_counts = predict_counts(
                 model.duration, prompt_ids, gen_ids, n_ref, speed, prompt_counts
             )
+            if gen_frames is not None:  # the row's duration: the predicted durations scaled to fill it
+                gen_counts = frames_from_durations(gen_counts.double(), total=gen_frames)
     except (TextError, AlignmentError) as e:
         return str(e)
     frames = torch.cat((expand(prompt_ids, prompt_counts), expand(gen_ids, gen_counts)))
