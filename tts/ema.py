@@ -20,17 +20,16 @@ from __future__ import annotations
 
 from torch import nn
 
+from tts.hparams import check_number
+
 POWER = 2.0 / 3.0  # ema-pytorch's default warm-up power (used by F5-TTS)
 
 
 def check_ema_args(beta: float, update_after_step: int, update_every: int) -> None:
-    """Raise ValueError naming the argument when the EMA settings are out of range."""
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"ema beta must be in [0, 1), got {beta}")
-    if int(update_after_step) != update_after_step or update_after_step < 0:
-        raise ValueError(f"ema update_after_step must be an integer >= 0, got {update_after_step}")
-    if int(update_every) != update_every or update_every < 1:
-        raise ValueError(f"ema update_every must be an integer >= 1, got {update_every}")
+    """Raise HyperParameterError naming the argument (``model.init_args.ema_*``) when it is out of range."""
+    check_number("ema_beta", beta, 0.0, 1.0, open_high=True)
+    check_number("ema_update_after_step", update_after_step, 0, integer=True)
+    check_number("ema_update_every", update_every, 1, integer=True)
 
 
 def make_ema(

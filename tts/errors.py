@@ -13,7 +13,9 @@ builtin base it had (``ValueError`` / ``RuntimeError``), so existing ``except`` 
   ``tts.synth.SynthError``, ``tts.bench.spec.SpecError``, ``tts.bench.asr.ASRError``,
   ``tts.bench.similarity.SimilarityError``, ``tts.bench.browser.BrowserError``,
   ``tts.corpus.build.SynthesizerMissingError`` / ``SplitLeakError``,
-  ``tts.corpus.piper_voice.PiperVoiceMissingError`` / ``PiperAlignmentError``.
+  ``tts.corpus.piper_voice.PiperVoiceMissingError`` / ``PiperAlignmentError``,
+  ``tts.hparams.HyperParameterError`` (a training module's argument out of range),
+  ``tts.init_from.InitFromError`` (a model to start training from that does not fit).
 """
 
 from __future__ import annotations

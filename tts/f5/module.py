@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, replace
 from functools import partial
+from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -20,7 +21,9 @@ from tts.f5.aligned import CONDITIONINGS, aligned_batch, default_vocab
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT, DiTConfig
 from tts.f5.duration import DurationPredictor
-from tts.features import space_info
+from tts.features import parse_spec, space_info
+from tts.hparams import check_betas, check_choice, check_number
+from tts.init_from import copy_weights, differences, initialize, read, refuse
 from tts.text import Vocab
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,62 @@ def warmup_linear_decay(step: int, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / (total - warmup))
 
 
+def check_training_args(hp) -> None:
+    """HyperParameterError naming the first of F5Module's arguments (``hp``) outside its range."""
+    check_choice("conditioning", hp["conditioning"], CONDITIONINGS)
+    check_choice("duration_loss", hp["duration_loss"], ("l1", "l2"))
+    check_number("lr", hp["lr"], 0.0, open_low=True)
+    check_number("warmup_steps", hp["warmup_steps"], 0, integer=True)
+    check_number("weight_decay", hp["weight_decay"], 0.0)
+    check_betas(hp["betas"])
+    check_ema_args(hp["ema_beta"], hp["ema_update_after_step"], hp["ema_update_every"])
+    for name in ("audio_drop_prob", "cond_drop_prob"):
+        check_number(name, hp[name], 0.0, 1.0)
+    lo, hi = hp["frac_lengths"]
+    check_number("frac_lengths[0]", lo, 0.0, 1.0, open_low=True)
+    check_number("frac_lengths[1]", hi, lo, 1.0)
+    check_number("max_duration_s", hp["max_duration_s"], 0.0, open_low=True)
+    check_number("sample_every_n_steps", hp["sample_every_n_steps"], 0, integer=True)
+    check_number("sample_nfe", hp["sample_nfe"], 1, integer=True)
+    check_number("duration_dim", hp["duration_dim"], 1, integer=True)
+    check_number("duration_layers", hp["duration_layers"], 1, integer=True)
+    check_number("duration_weight", hp["duration_weight"], 0.0)
+
+
+def vocab_differences(ours: Vocab, theirs: Vocab) -> list[str]:
+    """What differs between this model's vocabulary and a source's (kind, size, symbols only on one side,
+    or the first id whose symbol differs); empty when they are the same."""
+    out = [] if ours.kind == theirs.kind else [f"kind {ours.kind!r} here, {theirs.kind!r} in the source"]
+    if ours.symbols == theirs.symbols:
+        return out
+    out.append(f"{len(ours)} symbols here, {len(theirs)} in the source")
+    for side, a, b in (("only in the source", theirs, ours), ("only here", ours, theirs)):
+        only = [s for s in a.symbols if s not in set(b.symbols)]
+        if only:
+            out.append(f"{side}: {' '.join(map(repr, only[:12]))}{' ...' if len(only) > 12 else ''}")
+    if len(out) == 1 + (ours.kind != theirs.kind):  # same symbols, other ids
+        i = next(i for i, (a, b) in enumerate(zip(ours.symbols, theirs.symbols)) if a != b)
+        out.append(f"id {i} is {ours.symbols[i]!r} here, {theirs.symbols[i]!r} in the source")
+    return out
+
+
+def space_differences(ours: str, theirs: str) -> list[str]:
+    """What differs between two feature space specs: the kind (mel / latent), and for latents the VAE (the
+    same path, resolved), ``normalize`` and ``sample``. Mel features do not depend on the vocoder that decodes
+    them, so ``vocos=`` may differ."""
+    (kind, a), (their_kind, b) = parse_spec(ours), parse_spec(theirs)
+    if kind != their_kind:
+        return [f"{kind!r} here ({ours}), {their_kind!r} in the source ({theirs})"]
+    if kind == "mel":
+        return []
+
+    def norm(options: dict) -> dict:
+        paths = {k: str(Path(options[k]).resolve()) if options.get(k) else None for k in ("vae", "normalize")}
+        return {**paths, "sample": options.get("sample", "false").lower() in ("1", "true", "yes")}
+
+    return differences(norm(a), norm(b))
+
+
 class F5Module(pl.LightningModule):
     """F5-TTS training: CFM around a DiT sized by ``dit``, on the feature space ``space``.
 
@@ -82,6 +141,11 @@ class F5Module(pl.LightningModule):
             to log differing values of a key both have).
         duration_dim, duration_layers, duration_loss (``l2``/``l1``), duration_weight: the duration
             predictor head of the aligned mode (``tts.f5.duration``), its loss added with this weight.
+        init_from: start training from the weights of this F5 model (an export dir, an ``F5Module``
+            checkpoint or a ``tts import f5`` result; its EMA weights into the DiT and its EMA, and its duration
+            head): optimizer, step count, budget and sampler start afresh (``tts.init_from``). Its vocabulary,
+            feature space, conditioning and network sizes must be this module's (dropout may differ). Not
+            read when the fit resumes a checkpoint.
     """
 
     def __init__(
@@ -108,17 +172,14 @@ class F5Module(pl.LightningModule):
         duration_layers: int = 2,
         duration_loss: str = "l2",
         duration_weight: float = 1.0,
+        init_from: str | None = None,
     ):
         super().__init__()
-        check_ema_args(ema_beta, ema_update_after_step, ema_update_every)
         self.save_hyperparameters()
+        check_training_args(self.hparams)
         # checkpoints hold plain data (they load with weights_only=True): the DiT config as a dict
         for hparams in (self._hparams, self._hparams_initial):
             hparams["dit"] = asdict(dit)
-        if conditioning not in CONDITIONINGS:
-            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, not {conditioning!r}")
-        if duration_loss not in ("l1", "l2"):
-            raise ValueError(f"duration_loss must be 'l1' or 'l2', not {duration_loss!r}")
         self.aligned = conditioning == "aligned"
         self.alignment = (alignment or "phoneme") if self.aligned else alignment
         self.vocab = Vocab.load(vocab) if vocab else default_vocab(self.alignment) if self.aligned else Vocab()
@@ -227,6 +288,43 @@ class F5Module(pl.LightningModule):
             torch.nn.utils.clip_grad_norm_(self.trained_parameters(), gradient_clip_val)
         else:
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    # ---- init_from -------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        initialize(self)
+
+    def init_weights_from(self, path: str) -> None:
+        """Copy the F5 model at ``path`` (EMA DiT -> the DiT and its EMA; duration head) into this module;
+        InitFromError naming every difference of vocabulary, feature space, conditioning or network."""
+        from tts.f5.export import load
+
+        src = read(load, path, "an F5 export dir, an F5Module checkpoint or a `tts import f5` result")
+        vocab_file = Path(path) / "vocab.json" if Path(path).is_dir() else "<vocab.json of its export>"
+
+        def conditioning(aligned: bool, alignment: str | None) -> dict:
+            return {"conditioning": "aligned", "alignment": alignment} if aligned else {"conditioning": "filler"}
+
+        def sizes(args: dict) -> dict:  # dropout is a training setting, not a size
+            return {k: v for k, v in args.items() if k != "dropout"}
+
+        mismatches = [
+            ("vocabulary", vocab_differences(self.vocab, src.vocab),
+             f"Train with its vocabulary: model.init_args.vocab={vocab_file}"),
+            ("feature space", space_differences(self.hparams.space, src.space),
+             f"Train on features of its space: model.init_args.space={src.space}"),
+            ("conditioning", differences(conditioning(self.aligned, self.alignment),
+                                         conditioning(src.conditioning == "aligned", src.alignment)),
+             "Train with the recipe of its conditioning (recipes/f5/aligned.yaml for an aligned model)"),
+            ("network", differences(sizes(self.cfm.net.args), sizes(src.net.args)),
+             "Set model.init_args.dit to its sizes"),
+        ]  # fmt: skip
+        if self.aligned and src.duration is not None:
+            mismatches.append(("duration predictor", differences(sizes(self.duration.args), sizes(src.duration.args)),
+                               "Set model.init_args.duration_dim / duration_layers to its sizes"))  # fmt: skip
+        refuse(path, mismatches)
+        copy_weights(path, src.net.state_dict(), self.cfm.net, self.ema_net)
+        if self.aligned:
+            copy_weights(path, src.duration.state_dict(), self.duration)
 
     # ---- checkpoint -----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -15,6 +15,8 @@ from torch import nn
 
 from tts.config import class_spec
 from tts.gan import GANModule
+from tts.hparams import check_betas, check_number
+from tts.init_from import copy_weights, differences, initialize, read, refuse
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import VAELoss, kl_loss
 from tts.vae.model import SpeechVAE
@@ -44,6 +46,12 @@ class VAEModule(GANModule):
     Its state is in the checkpoint (``ema.ema_model.*``, ``ema.step``), so a resumed run continues it;
     ``tts export vae`` and ``tts.vae.load`` take the EMA weights when the checkpoint has them.
     Validation and the logged samples use the online weights, as the reference does.
+
+    ``init_from``: start training from the weights of this VAE (an export dir, a ``VAEModule`` checkpoint or a
+    ``tts import vae`` result; its EMA weights where it has them) in the VAE and its EMA, with a fresh
+    optimizer, step count, budget and sampler (``tts.init_from``); its latent space (sample rate, latent
+    dim, hop) and encoder / decoder specs must be this module's. The discriminator and the semantic projector
+    start afresh. Not read when the fit resumes a checkpoint.
     """
 
     legacy_key_prefixes = LEGACY_KEY_PREFIXES
@@ -66,10 +74,15 @@ class VAEModule(GANModule):
         ema_beta: float = 0.9999,
         ema_update_after_step: int = 100,
         ema_update_every: int = 10,
+        init_from: str | None = None,
     ):
         """``encoder`` / ``decoder`` / ``loss`` / ``discriminator``: the networks and losses, built from their
         ``class_path`` blocks by LightningCLI (or passed in Python). ``discriminator``: used only when the
         loss' adversarial or feature-matching weight is > 0 (then a default ``Discriminator()`` when None)."""
+        check_number("lr", lr, 0.0, open_low=True)
+        check_betas(betas)
+        check_number("lr_decay", lr_decay, 0.0, 1.0, open_low=True)
+        check_number("log_audio_count", log_audio_count, 0, integer=True)
         vae = SpeechVAE(encoder, decoder)
         loss_spec = class_spec(loss)
         for key, value in (("sample_rate", vae.sample_rate), ("latent_dim", vae.latent_dim),
@@ -93,8 +106,29 @@ class VAEModule(GANModule):
             "grad_clip_generator": grad_clip_generator, "grad_clip_discriminator": grad_clip_discriminator,
             "log_audio_count": log_audio_count, "ema": ema, "ema_beta": ema_beta,
             "ema_update_after_step": ema_update_after_step, "ema_update_every": ema_update_every,
+            "init_from": init_from,
         })  # fmt: skip
         self._logged_targets = False
+
+    def on_fit_start(self) -> None:
+        initialize(self)
+
+    def init_weights_from(self, path: str) -> None:
+        """Copy the VAE at ``path`` into the VAE and its EMA; InitFromError naming every difference of latent
+        space or encoder / decoder spec."""
+        from tts.vae import load
+
+        src = read(load, path, "a VAE export dir, a VAEModule checkpoint or a `tts import vae` result")
+        sizes = ("sample_rate", "latent_dim", "hop_length")
+        ours = {k: getattr(self.vae, k) for k in sizes}
+        theirs = {k: getattr(src, k) for k in sizes}
+        refuse(path, [
+            ("latent space", differences(ours, theirs), "A VAE on another latent space cannot start this one"),
+            ("network", differences({k: self.hparams[k] for k in ("encoder", "decoder")},
+                                    {"encoder": class_spec(src.encoder), "decoder": class_spec(src.decoder)}),
+             "Set model.init_args.encoder / decoder as its config.json (or checkpoint hyper-parameters) has them"),
+        ])  # fmt: skip
+        copy_weights(path, src.state_dict(), self.generator, self.ema.ema_model if self.ema is not None else None)
 
     @property
     def vae(self):

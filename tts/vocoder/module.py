@@ -20,8 +20,10 @@ from torch import nn
 
 from tts.config import class_spec, records_init_args
 from tts.data.datamodule import CropDataModule
-from tts.features.vocos import build_vocos, vocos_config
+from tts.features.vocos import build_vocos, load_vocos, vocos_config
 from tts.gan import GANLoss, GANModule
+from tts.hparams import check_number
+from tts.init_from import copy_weights, differences, initialize, read, refuse
 
 # state-dict prefixes of VocosGAN checkpoints written before it ran on GANModule (tts.features.vocos)
 LEGACY_KEY_PREFIXES = (
@@ -48,6 +50,17 @@ class VocosConfig:
     num_layers: int = 8
     n_fft: int = 1024
     hop_length: int = 256
+
+
+def vocos_sizes(vocos) -> dict:
+    """A ``vocos.Vocos`` mel vocoder's mel features (sample rate, bands, FFT, hop) and network sizes (the
+    ``VocosConfig`` fields), read from its modules."""
+    mel, backbone = vocos.feature_extractor.mel_spec, vocos.backbone
+    return {
+        "sample_rate": mel.sample_rate, "n_mels": mel.n_mels, "n_fft": mel.n_fft, "hop_length": mel.hop_length,
+        "dim": backbone.embed.out_channels, "intermediate_dim": backbone.convnext[0].pwconv1.out_features,
+        "num_layers": len(backbone.convnext),
+    }  # fmt: skip
 
 
 class VocosDiscriminator(nn.Module):
@@ -124,6 +137,11 @@ class VocosGAN(GANModule):
     ``trainer.max_steps`` batches after ``num_warmup_steps`` warm-up batches (the discriminator's schedule
     advances only while it trains). The first ``gan_start_step`` batches train the mel loss alone.
     No gradient clipping and no EMA by default (vocos has neither).
+
+    ``init_from``: start training from the weights of this Vocos (a pretrained-style dir with config.yaml +
+    pytorch_model.bin, or a ``VocosGAN`` checkpoint) in the generator (and its EMA), with a fresh optimizer,
+    step count, budget and sampler (``tts.init_from``); its mel features and sizes must be this module's. The
+    discriminators start afresh. Not read when the fit resumes a checkpoint.
     """
 
     legacy_key_prefixes = LEGACY_KEY_PREFIXES
@@ -142,6 +160,7 @@ class VocosGAN(GANModule):
         ema_beta: float = 0.9999,
         ema_update_after_step: int = 100,
         ema_update_every: int = 10,
+        init_from: str | None = None,
     ):
         """``generator``: the Vocos sizes (default: the mel-24khz paper model); ``loss``: ``VocosLoss``
         (default: vocos' coefficients), a class_path block in a recipe."""
@@ -149,6 +168,8 @@ class VocosGAN(GANModule):
             generator = VocosConfig(**generator)
         generator = generator if generator is not None else VocosConfig()
         loss = loss if loss is not None else VocosLoss()
+        check_number("initial_learning_rate", initial_learning_rate, 0.0, open_low=True)
+        check_number("num_warmup_steps", num_warmup_steps, 0, integer=True)
         config = vocos_config(**asdict(generator))
         super().__init__(
             build_vocos(config), VocosDiscriminator(), loss,
@@ -162,9 +183,21 @@ class VocosGAN(GANModule):
             "gan_start_step": gan_start_step, "grad_clip_generator": grad_clip_generator,
             "grad_clip_discriminator": grad_clip_discriminator, "ema": ema, "ema_beta": ema_beta,
             "ema_update_after_step": ema_update_after_step, "ema_update_every": ema_update_every,
+            "init_from": init_from,
         })  # fmt: skip
         self.sample_rate = loss.sample_rate
         self.vocos_config = config
+
+    def on_fit_start(self) -> None:
+        initialize(self)
+
+    def init_weights_from(self, path: str) -> None:
+        """Copy the Vocos at ``path`` into the generator and its EMA; InitFromError naming every difference of
+        mel features or sizes."""
+        src = read(load_vocos, path, "a Vocos dir (config.yaml + pytorch_model.bin) or a VocosGAN checkpoint")
+        refuse(path, [("mel features or sizes", differences(vocos_sizes(self.generator), vocos_sizes(src)),
+                       "Set model.init_args.generator to its sizes")])  # fmt: skip
+        copy_weights(path, src.state_dict(), self.generator, self.ema.ema_model if self.ema is not None else None)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, T') resynthesized through mel (``vocos.Vocos.forward`` runs in inference mode)."""
