@@ -288,3 +288,30 @@ def test_a_learning_rate_or_probability_out_of_range_is_named_with_its_range(bui
         build(**{**kw, key: value})
     assert f"model.init_args.{key}" in str(error.value) and allowed in str(error.value)
     assert isinstance(error.value, ValueError)
+
+
+# ---- through tts fit -------------------------------------------------------------------------------------------
+@pytest.mark.slow  # two short `tts fit` runs of the smoke Vocos: ~30 s on 2 shared cores
+def test_tts_fit_starts_from_init_from_and_its_rerun_resumes_without_reading_it(sources, tiny_corpus, tmp_path,
+                                                                               monkeypatch):  # fmt: skip
+    from tts.cli import main
+    from tts.vocoder import VocosGAN
+
+    source = sources("vocos")["export"]
+    argv = ["fit", "--run_dir", str(tmp_path), "-c", str(ROOT / "recipes/smoke/vocos.yaml"),
+            f"--model.init_args.init_from={source}", f"--trainer.default_root_dir={tmp_path}",
+            f"--data.init_args.train_cuts={tiny_corpus / 'cuts_train.jsonl.gz'}",
+            f"--data.init_args.val_cuts={tiny_corpus / 'cuts_dev.jsonl.gz'}", "--trainer.limit_val_batches=0",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]  # fmt: skip
+    assert main([*argv, "--trainer.max_steps=1"]) == 0
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    first = torch.load(last, weights_only=True)
+    assert first["global_step"] == 1 and first["hyper_parameters"]["init_from"] == str(source)
+    # one AdamW step from the source moves each weight by about the learning rate (5e-4), a fresh init by far more
+    start = weights(torch.load(sources("vocos")["ckpt"], weights_only=True)["state_dict"], "generator.")
+    trained = weights(first["state_dict"], "generator.")
+    assert max(float((trained[k] - v).abs().max()) for k, v in start.items()) < 2e-3
+    reads = []
+    monkeypatch.setattr(VocosGAN, "init_weights_from", lambda self, path: reads.append(path))
+    assert main([*argv, "--trainer.max_steps=2"]) == 0  # the same command again: resumes from last.ckpt
+    assert torch.load(last, weights_only=True)["global_step"] == 2 and reads == []
