@@ -24,7 +24,8 @@ Training (LightningCLI; YAML recipes under recipes/, README "Recipes"):
                             Vocos) continues mid-epoch with the same batches, crops and random draws
                             (byte-identical weights).
                             Several -c files compose (later ones override earlier); --run_dir DIR fills
-                            ${run_dir} in recipe files (the run directory: tts demo's OUT, e.g. work/demo)
+                            ${run_dir} in recipe files (the run directory: tts demo's OUT, e.g. work/demo;
+                            without --run_dir, $TTS_RUN_DIR: how every DDP rank gets it)
   validate -c RECIPE.yaml   run the validation loop
   test -c RECIPE.yaml       run the test loop
 
@@ -123,6 +124,12 @@ def _load_recipe(value: str, path: str = "") -> Any:
     return _fill_run_dir(loaded, str(path))
 
 
+# Lightning's DDP launcher re-runs the command line for ranks 1..N-1 (torchrun and SLURM run it once a rank), and
+# ``--run_dir`` is taken off that line before LightningCLI reads it: the run directory reaches every rank through
+# this environment variable, which every launcher passes on, so that every rank composes the same config.
+RUN_DIR_ENV = "TTS_RUN_DIR"
+
+
 def _pop_run_dir(argv: list[str]) -> tuple[list[str], str | None]:
     """``argv`` without ``--run_dir DIR`` / ``--run_dir=DIR``, and DIR (None when absent)."""
     rest, run_dir, i = [], None, 0
@@ -218,6 +225,8 @@ def lightning_cli(argv: list[str]) -> int:
     from lightning.pytorch import LightningDataModule, LightningModule
     from lightning.pytorch.cli import LightningCLI
 
+    from tts.config import check_checkpoint_classes
+    from tts.errors import TTSError
     from tts.io import CheckpointError
 
     class CLI(LightningCLI):
@@ -232,8 +241,13 @@ def lightning_cli(argv: list[str]) -> int:
                 if self.config.get("subcommand")
                 else None
             )
-            if explicit and Path(explicit).is_file():
-                if not _hparams_fit_the_model(check_resumable(Path(explicit)), Path(explicit)):
+            if explicit and not Path(explicit).is_file():
+                what = "a directory" if Path(explicit).is_dir() else "no such file"
+                raise CheckpointError(f"--ckpt_path {explicit}: {what} (give a checkpoint file, e.g. RUN/last.ckpt)")
+            if explicit:
+                ckpt = check_resumable(Path(explicit))
+                check_checkpoint_classes(ckpt.get("hyper_parameters") or {}, explicit)
+                if not _hparams_fit_the_model(ckpt, Path(explicit)):
                     return
             super()._parse_ckpt_path()
 
@@ -260,7 +274,11 @@ def lightning_cli(argv: list[str]) -> int:
 
     set_loader(RECIPE_MODE, _load_recipe, (yaml.YAMLError, ValueError))
     argv, run_dir = _pop_run_dir(argv)
-    saved_argv = sys.argv
+    saved_argv, saved_env = sys.argv, os.environ.get(RUN_DIR_ENV)
+    if run_dir is None:  # a rank Lightning launched: the run directory its rank 0 was given
+        run_dir = saved_env or None
+    else:
+        os.environ[RUN_DIR_ENV] = run_dir
     sys.argv = [sys.argv[0], *argv]  # LightningCLI reads sys.argv (given `args` too, it warns they differ)
     token = _RUN_DIR.set(run_dir)
     try:
@@ -272,12 +290,16 @@ def lightning_cli(argv: list[str]) -> int:
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"parser_mode": RECIPE_MODE},
         )
-    except CheckpointError as e:
+    except TTSError as e:  # a checkpoint that cannot be resumed from, or one naming a class it may not build
         print(f"tts {argv[0]}: {e}", file=sys.stderr)
         return 2
     finally:
         sys.argv = saved_argv
         _RUN_DIR.reset(token)
+        if saved_env is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = saved_env
     return 0
 
 

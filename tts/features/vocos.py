@@ -65,15 +65,20 @@ def vocos_config(
     }
 
 
-def build_vocos(config: dict):
-    """``vocos.Vocos`` from a config dict (random weights)."""
-    from vocos.pretrained import Vocos, instantiate_class
+VOCOS_PARTS = ("feature_extractor", "backbone", "head")
 
-    return Vocos(
-        feature_extractor=instantiate_class((), config["feature_extractor"]),
-        backbone=instantiate_class((), config["backbone"]),
-        head=instantiate_class((), config["head"]),
-    )
+
+def build_vocos(config: dict, where: str = "Vocos config"):
+    """``vocos.Vocos`` from a config dict (random weights); only the ``MODEL_FILE_CLASSES`` of vocos are built
+    (the config may come from a downloaded folder): another ``class_path`` is refused, naming ``where`` and the key."""
+    from vocos.pretrained import Vocos
+
+    from tts.config import MODEL_FILE_CLASSES, ModelFileError, instantiate
+
+    if not isinstance(config, dict) or not set(VOCOS_PARTS) <= set(config):
+        raise ModelFileError(f"{where}: a Vocos config needs {', '.join(VOCOS_PARTS)}")
+    parts = {k: instantiate(config[k], f"{where}: {k}", MODEL_FILE_CLASSES) for k in VOCOS_PARTS}
+    return Vocos(**parts)
 
 
 def load_vocos(path: str | Path):
@@ -103,7 +108,7 @@ def load_vocos(path: str | Path):
         state = {k: v for k, v in state.items() if k.startswith(VOCOS_PREFIXES)}
     else:
         raise FileNotFoundError(f"Vocos not found: {path}")
-    vocos = build_vocos(config)
+    vocos = build_vocos(config, str(cfg_file if path.is_dir() else path))
     _check_mel(vocos)
     missing, unexpected = vocos.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("feature_extractor.")]  # mel buffers are recomputed

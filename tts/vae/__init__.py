@@ -77,6 +77,10 @@ def load(path: str | Path, device: str = "cpu", weights: str = "ema") -> SpeechV
         config, state = load_checkpoint_parts(path, weights)
     else:
         raise FileNotFoundError(f"VAE not found: {path} (expected an export dir or a .ckpt file)")
-    vae = build_vae(config["encoder"], config["decoder"])
+    if not isinstance(config, dict) or not {"encoder", "decoder"} <= set(config):
+        from tts.io import CheckpointError
+
+        raise CheckpointError(f"{path}: a VAE config needs 'encoder' and 'decoder' specs")
+    vae = build_vae(config["encoder"], config["decoder"], str(path / CONFIG_NAME if path.is_dir() else path))
     vae.load_state_dict(state, strict=True)
     return vae.to(device).eval()

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from tts.config import MODEL_FILE_CLASSES, records_init_args
 from tts.config import instantiate as instantiate_spec
-from tts.config import records_init_args
 
 
 def wn_conv1d(*args, **kwargs) -> nn.Conv1d:
@@ -529,14 +529,16 @@ class SpeechVAE(nn.Module):
         return {"mean": mean, "logvar": logvar, "z": z, "recon": self.decode(z)}
 
 
-def instantiate(spec: dict) -> nn.Module:
+def instantiate(spec: dict, where: str = "") -> nn.Module:
     """Build ``{"class_path": "pkg.mod.Class", "init_args": {...}}`` (``tts.config.instantiate``; a bare class
-    name is looked up here)."""
+    name is looked up here). Only the VAE networks of ``MODEL_FILE_CLASSES``: a spec may come from a model file."""
     if isinstance(spec, dict) and "." not in str(spec.get("class_path", ".")):
         spec = {**spec, "class_path": f"{__name__}.{spec['class_path']}"}
-    return instantiate_spec(spec)
+    return instantiate_spec(spec, where, MODEL_FILE_CLASSES)
 
 
-def build_vae(encoder: dict, decoder: dict) -> SpeechVAE:
-    """SpeechVAE from the recipe's encoder / decoder ``class_path`` + ``init_args`` specs."""
-    return SpeechVAE(instantiate(encoder), instantiate(decoder))
+def build_vae(encoder: dict, decoder: dict, where: str = "") -> SpeechVAE:
+    """SpeechVAE from the encoder / decoder ``class_path`` + ``init_args`` specs (of a recipe or a model file:
+    ``where`` names it in errors; only ``MODEL_FILE_CLASSES`` are built)."""
+    at = f"{where}: " if where else ""
+    return SpeechVAE(instantiate(encoder, f"{at}encoder"), instantiate(decoder, f"{at}decoder"))
