@@ -67,3 +67,27 @@ def tiny_vae(decoder=None):
     from tts.vae.model import Encoder, SpeechVAE, VocosDecoder
 
     return SpeechVAE(Encoder(channels=2), decoder if decoder is not None else VocosDecoder(**TINY_VOCOS))
+
+
+def with_even_alignments(cuts, kind: str, skip: str | None = None):
+    """``cuts`` (a lhotse CutSet) with alignments of ``kind`` spread evenly over each utterance: the text's
+    characters (``char``) or its piper phonemes (``phoneme``, the symbols a piper voice's alignment carries);
+    the cut ``skip`` keeps none."""
+    from lhotse import CutSet
+    from lhotse.supervision import AlignmentItem
+
+    from tts.text import phonemize
+
+    out = []
+    for cut in cuts:
+        sups = []
+        for sup in cut.supervisions:
+            if cut.id == skip:
+                sups.append(sup)
+                continue
+            symbols = phonemize(sup.text) if kind == "phoneme" else list(sup.text)
+            d = sup.duration / len(symbols)
+            items = [AlignmentItem(c, round(sup.start + i * d, 4), round(d, 4)) for i, c in enumerate(symbols)]
+            sups.append(sup.with_alignment(kind, items))
+        out.append(cut.map_supervisions(lambda s, sups=sups: next(x for x in sups if x.id == s.id)))
+    return CutSet.from_cuts(out)

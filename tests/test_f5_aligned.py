@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from factories import tiny_vocos_dir
-from lhotse import CutSet, load_manifest
-from lhotse.supervision import AlignmentItem
+from factories import tiny_vocos_dir, with_even_alignments
+from lhotse import load_manifest
 
 from tts.cli import lightning_cli
 from tts.data.cache import extract_to_cache
@@ -119,28 +118,6 @@ def test_duration_predictor_learns_per_symbol_durations():
 # --------------------------------------------------------------------------- corpus, training, synth
 
 
-def _symbols(text: str, kind: str) -> list[str]:
-    return phonemize(text) if kind == "phoneme" else list(text)
-
-
-def _with_alignments(cuts: CutSet, kind: str, skip: str | None = None) -> CutSet:
-    """Alignments spread evenly over each utterance: the text's characters (``char``), or its piper
-    phonemes (``phoneme``, the symbols a piper voice's alignment carries)."""
-    out = []
-    for cut in cuts:
-        sups = []
-        for sup in cut.supervisions:
-            if cut.id == skip:
-                sups.append(sup)
-                continue
-            chars = _symbols(sup.text, kind)
-            d = sup.duration / len(chars)
-            items = [AlignmentItem(c, round(sup.start + i * d, 4), round(d, 4)) for i, c in enumerate(chars)]
-            sups.append(sup.with_alignment(kind, items))
-        out.append(cut.map_supervisions(lambda s, sups=sups: next(x for x in sups if x.id == s.id)))
-    return CutSet.from_cuts(out)
-
-
 @pytest.fixture(scope="module")
 def aligned_corpus(tiny_corpus, tmp_path_factory):
     """Cached mel features of the tiny corpus with 'char' and 'phoneme' alignments (+ a tiny Vocos)."""
@@ -153,7 +130,7 @@ def aligned_corpus(tiny_corpus, tmp_path_factory):
     paths = {}
     for split in ("train", "dev"):
         cuts = load_manifest(tiny_corpus / f"cuts_{split}.jsonl.gz")
-        cuts = _with_alignments(_with_alignments(cuts, "char"), "phoneme", skip="spk1_001-1")
+        cuts = with_even_alignments(with_even_alignments(cuts, "char"), "phoneme", skip="spk1_001-1")
         cuts.to_file(root / f"in_{split}.jsonl.gz")
         extract_to_cache(root / f"in_{split}.jsonl.gz", compute, root / f"mel_{split}", key="feats",
                          frame_rate=space.frame_rate, sample_rate=space.sample_rate)  # fmt: skip

@@ -131,6 +131,17 @@ class GANModule(L.LightningModule):
         """Whether this batch trains the discriminator and uses the adversarial losses."""
         return self.discriminator is not None and self.global_step >= self.gan_start_step
 
+    def setup(self, stage: str) -> None:
+        """Under DDP each of a batch's two backward passes trains one network (the discriminator's does not
+        reach the generator; before ``gan_start_step`` nothing reaches the discriminator): DDP must be told that
+        some parameters get no gradient in a pass (``find_unused_parameters``), else it stops at the first step.
+        Set here, before the strategy wraps the module, unless the recipe's strategy sets it itself."""
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if isinstance(strategy, DDPStrategy) and "find_unused_parameters" not in strategy._ddp_kwargs:
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+
     def configure_optimizers(self):
         gen_params = [*self.generator.parameters(), *self.loss.parameters()]
         opt_g, sched_g = self.make_optimizer(gen_params, "generator")

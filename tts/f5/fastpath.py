@@ -42,11 +42,15 @@ def conv_nlc(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
 
     Runs as a 2-D convolution over a (B, C, 1, N) channels-last view of x: the same math and parameters as
     ``conv(x.transpose(1, 2)).transpose(1, 2)``, without the layout copies and with oneDNN's faster
-    channels-last grouped/depthwise kernels (forward and backward).
+    channels-last grouped/depthwise kernels (forward and backward). The weight goes in through ``view``, not
+    ``unsqueeze``: its gradient then comes back with the weight's own strides (through ``unsqueeze`` a depthwise
+    weight's came back (K, 1, 1) instead of (K, K, 1), which DDP reports as "Grad strides do not match bucket
+    view strides" and answers with a copy every step).
     """
+    c_out, c_in, k = conv.weight.shape
     out = F.conv2d(
         x.transpose(1, 2).unsqueeze(2),
-        conv.weight.unsqueeze(2),
+        conv.weight.view(c_out, c_in, 1, k),
         conv.bias,
         padding=(0, conv.padding[0]),
         groups=conv.groups,
