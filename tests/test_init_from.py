@@ -281,6 +281,8 @@ def test_a_missing_or_foreign_source_is_named(name, sources, tmp_path):
     (vae, "lr_decay", 1.5, "in (0, 1]"),
     (vocos, "initial_learning_rate", float("nan"), "> 0"),
     (vocos, "num_warmup_steps", 2.5, "an integer >= 0"),
+    (vae, "gan_start_step", -1, "an integer >= 0 (a batch count)"),
+    (vocos, "grad_clip_generator", 0.0, "> 0 (or null for no clipping)"),
 ])  # fmt: skip
 def test_a_learning_rate_or_probability_out_of_range_is_named_with_its_range(build, key, value, allowed):
     kw = TINY_F5_TRAINING if build is tiny_f5_module else {}

@@ -33,6 +33,8 @@ import torch
 from torch import nn
 
 from tts.ema import check_ema_args, make_ema
+from tts.hparams import check_number
+from tts.init_from import copy_weights, initialize
 
 # checkpoint["gan_trainer"]: written by GANModule (absent: a checkpoint of the separate pre-GANModule loops)
 CHECKPOINT_VERSION = 2
@@ -96,12 +98,11 @@ class GANModule(L.LightningModule):
         ema_update_every: int = 10,
     ):
         super().__init__()
-        if gan_start_step < 0:
-            raise ValueError(f"gan_start_step must be >= 0 (a batch count), not {gan_start_step}")
+        check_number("gan_start_step", gan_start_step, 0, integer=True, note="a batch count")
         for name, value in (("grad_clip_generator", grad_clip_generator),
                             ("grad_clip_discriminator", grad_clip_discriminator)):  # fmt: skip
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0 (or null for no clipping), not {value}")
+            if value is not None:
+                check_number(name, value, 0.0, open_low=True, note="or null for no clipping")
         check_ema_args(ema_beta, ema_update_after_step, ema_update_every)
         self.automatic_optimization = False
         self.generator = generator
@@ -125,6 +126,19 @@ class GANModule(L.LightningModule):
 
     def after_generator_step(self, batch_size: int) -> None:
         """Hook after each generator step (extra logging)."""
+
+    def init_weights_from(self, path: str) -> None:
+        """Check the model at ``path`` against this one and copy its weights with ``copy_generator_weights``
+        (a subclass' ``init_from`` argument; ``tts.init_from``)."""
+        raise NotImplementedError
+
+    # -- init_from ---------------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        initialize(self)
+
+    def copy_generator_weights(self, path: str, state: dict) -> None:
+        """``state`` (the weights of the model at ``path``) into the generator and its EMA."""
+        copy_weights(path, state, self.generator, self.ema.ema_model if self.ema is not None else None)
 
     # -- the loop ----------------------------------------------------------------------------------------
     def adversarial(self) -> bool:

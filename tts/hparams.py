@@ -35,10 +35,11 @@ def check_number(
     open_low: bool = False,
     open_high: bool = False,
     integer: bool = False,
+    note: str = "",
 ) -> None:
     """HyperParameterError unless ``value`` is a finite number (an integer value if ``integer``) in the range
     from ``low`` to ``high`` (either may be None; ``open_*``: that bound excluded). ``name``: the key in
-    ``model.init_args`` (``lr``, ``betas[0]``)."""
+    ``model.init_args`` (``lr``, ``betas[0]``); ``note``: said after the range (``"or null for no clipping"``)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (not integer or float(value).is_integer())
     ok = ok and (low is None or (value > low if open_low else value >= low))
@@ -46,7 +47,8 @@ def check_number(
     if not ok:
         kind = "an integer" if integer else "a number"
         bounds = f" {_interval(low, high, open_low, open_high)}" if low is not None or high is not None else ""
-        raise HyperParameterError(f"model.init_args.{name} must be {kind}{bounds}, not {value!r}")
+        note = f" ({note})" if note else ""
+        raise HyperParameterError(f"model.init_args.{name} must be {kind}{bounds}{note}, not {value!r}")
 
 
 def check_choice(name: str, value: Any, choices: Collection) -> None:

@@ -16,7 +16,7 @@ from torch import nn
 from tts.config import class_spec
 from tts.gan import GANModule
 from tts.hparams import check_betas, check_number
-from tts.init_from import copy_weights, differences, initialize, read, refuse
+from tts.init_from import differences, read, refuse
 from tts.vae.discriminators import Discriminator
 from tts.vae.loss import VAELoss, kl_loss
 from tts.vae.model import SpeechVAE
@@ -110,9 +110,6 @@ class VAEModule(GANModule):
         })  # fmt: skip
         self._logged_targets = False
 
-    def on_fit_start(self) -> None:
-        initialize(self)
-
     def init_weights_from(self, path: str) -> None:
         """Copy the VAE at ``path`` into the VAE and its EMA; InitFromError naming every difference of latent
         space or encoder / decoder spec."""
@@ -128,7 +125,7 @@ class VAEModule(GANModule):
                                     {"encoder": class_spec(src.encoder), "decoder": class_spec(src.decoder)}),
              "Set model.init_args.encoder / decoder as its config.json (or checkpoint hyper-parameters) has them"),
         ])  # fmt: skip
-        copy_weights(path, src.state_dict(), self.generator, self.ema.ema_model if self.ema is not None else None)
+        self.copy_generator_weights(path, src.state_dict())
 
     @property
     def vae(self):

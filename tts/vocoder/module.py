@@ -23,7 +23,7 @@ from tts.data.datamodule import CropDataModule
 from tts.features.vocos import build_vocos, load_vocos, vocos_config
 from tts.gan import GANLoss, GANModule
 from tts.hparams import check_number
-from tts.init_from import copy_weights, differences, initialize, read, refuse
+from tts.init_from import differences, read, refuse
 
 # state-dict prefixes of VocosGAN checkpoints written before it ran on GANModule (tts.features.vocos)
 LEGACY_KEY_PREFIXES = (
@@ -188,16 +188,13 @@ class VocosGAN(GANModule):
         self.sample_rate = loss.sample_rate
         self.vocos_config = config
 
-    def on_fit_start(self) -> None:
-        initialize(self)
-
     def init_weights_from(self, path: str) -> None:
         """Copy the Vocos at ``path`` into the generator and its EMA; InitFromError naming every difference of
         mel features or sizes."""
         src = read(load_vocos, path, "a Vocos dir (config.yaml + pytorch_model.bin) or a VocosGAN checkpoint")
         refuse(path, [("mel features or sizes", differences(vocos_sizes(self.generator), vocos_sizes(src)),
                        "Set model.init_args.generator to its sizes")])  # fmt: skip
-        copy_weights(path, src.state_dict(), self.generator, self.ema.ema_model if self.ema is not None else None)
+        self.copy_generator_weights(path, src.state_dict())
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, T') resynthesized through mel (``vocos.Vocos.forward`` runs in inference mode)."""
