@@ -218,6 +218,25 @@ def test_a_fit_resumed_from_its_last_ckpt_keeps_its_trained_weights(name, source
                                      kind.source_prefix))  # fmt: skip
 
 
+
+def test_init_from_a_tts_import_f5_result_needs_its_vocabulary_and_then_loads_it(tmp_path):
+    """An F5-TTS checkpoint (the installed reference's DiT at TINY_DIT's size) through ``tts import f5``."""
+    from tts.f5 import load
+    from tts.f5.convert import import_f5, reference_modules
+
+    torch.manual_seed(0)
+    ref = reference_modules()[0](**{k: v for k, v in TINY_DIT.items() if k != "dropout"}, mel_dim=100, ff_mult=2,
+                                 text_num_embeds=20, dropout=0.1)  # fmt: skip
+    torch.save({"ema_model_state_dict": {f"ema_model.{k}": v for k, v in ref.state_dict().items()}}, tmp_path / "f5.pt")
+    (tmp_path / "vocab.txt").write_text("\n".join([" ", *"abcdefghijklmnopqrs"]) + "\n")
+    out = import_f5(tmp_path / "f5.pt", tmp_path / "vocab.txt", tmp_path / "import")
+    with pytest.raises(InitFromError, match=f"vocabulary: .*model.init_args.vocab={out / 'vocab.json'}"):
+        tiny_f5_module().init_weights_from(str(out))
+    module = tiny_f5_module(vocab=str(out / "vocab.json"), init_from=str(out))
+    module.init_weights_from(str(out))
+    expected = load(out).net.state_dict()
+    assert same(module.cfm.net, expected) and same(module.ema_net, expected)
+
 # ---- refusals ------------------------------------------------------------------------------------------------------
 def other_vocab(tmp_path) -> str:
     path = tmp_path / "vocab.json"
