@@ -9,13 +9,14 @@ project's weights-only loaders (``tts.f5.load``, ``tts.vae.load``, ``tts.feature
 checkpoint gives its EMA weights where it has them, as an export does. The vocabulary, the feature space and
 the network's sizes must be this module's: otherwise :class:`InitFromError` names each difference.
 
-When: in ``on_fit_start`` of a fit that does not resume (:func:`initialize`). A fit that resumes keeps its
-checkpoint's weights and does not read the source at all. Loading in the constructor would read the source on
-every build of the module (a resume, ``tts validate``, ``load_from_checkpoint``) and fail when it has moved;
-``setup`` runs before Lightning restores a checkpoint, where the restore would overwrite the copy it just
-made. The copy is in place (``load_state_dict``), after the model moved to its device; under DDP every rank
-reads the same source. The path is in the module's hyper-parameters (the checkpoint and the logged config), so
-the run can be rerun as it was.
+When: in ``on_fit_start`` of a fit that does not resume (:func:`initialize`; Lightning has restored a resumed
+fit's checkpoint by then and says so in ``trainer.ckpt_path``). A fit that resumes keeps its checkpoint's
+weights and does not read the source at all. In the constructor the source would be read on every build of the
+module (a resume, ``tts validate``, ``load_from_checkpoint``) and a moved source would stop them; ``setup`` runs
+before the restore and cannot tell a resume, so it would read the source for nothing. The copy is in place
+(``load_state_dict``) after the model moved to its device; under DDP every rank reads the same source. A
+sharding strategy (FSDP; no recipe uses one) restores after ``on_fit_start`` and is not supported. The path is in
+the module's hyper-parameters (the checkpoint and the run's config.yaml), so the run can be rerun as it was.
 """
 
 from __future__ import annotations
