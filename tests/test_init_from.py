@@ -79,7 +79,7 @@ def vocos(**kw):
 
 def vocos_batches(n: int) -> DataLoader:
     g = torch.Generator().manual_seed(0)
-    return DataLoader([{"wav": 0.1 * torch.randn(2, 4096, generator=g)} for _ in range(n)], batch_size=None)
+    return DataLoader([{"wav": 0.1 * torch.randn(1, 4096, generator=g)} for _ in range(n)], batch_size=None)
 
 
 def f5_export(ckpt: Path, out: Path) -> Path:
