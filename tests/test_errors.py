@@ -17,7 +17,7 @@ def _specific_errors():
     from tts.data.align import AlignerError
     from tts.data.datamodule import DataError, ManifestNotFoundError
     from tts.f5.aligned import AlignmentError
-    from tts.io import UnsafePathError
+    from tts.io import OutDirError, UnsafePathError
     from tts.synth import SynthError
     from tts.text import PhonemizerMissingError, TextError, UnknownCharacterError, UnknownSymbolError
 
@@ -28,7 +28,7 @@ def _specific_errors():
             (SynthError, RuntimeError), (ASRError, RuntimeError), (SimilarityError, RuntimeError),
             (BrowserError, RuntimeError), (SynthesizerMissingError, RuntimeError), (SplitLeakError, RuntimeError),
             (PiperVoiceMissingError, RuntimeError), (PiperAlignmentError, RuntimeError), (DataError, RuntimeError),
-            (ManifestNotFoundError, FileNotFoundError), (UnsafePathError, ValueError)]
+            (ManifestNotFoundError, FileNotFoundError), (UnsafePathError, ValueError), (OutDirError, RuntimeError)]
 
 
 def test_every_specific_error_is_a_tts_error_and_keeps_its_builtin_base():

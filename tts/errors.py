@@ -9,7 +9,7 @@ builtin base it had (``ValueError`` / ``RuntimeError``), so existing ``except`` 
   missing, truncated, not weights-only, or not the kind the loader expects ("not a checkpoint").
 - ``tts.audio.AudioError``, ``tts.text.TextError`` (``UnknownCharacterError``, ``UnknownSymbolError``),
   ``tts.text.PhonemizerMissingError``, ``tts.data.align.AlignerError``, ``tts.f5.aligned.AlignmentError``,
-  ``tts.data.datamodule.ManifestNotFoundError`` / ``DataError``, ``tts.io.UnsafePathError``,
+  ``tts.data.datamodule.ManifestNotFoundError`` / ``DataError``, ``tts.io.UnsafePathError`` / ``OutDirError``,
   ``tts.synth.SynthError``, ``tts.bench.spec.SpecError``, ``tts.bench.asr.ASRError``,
   ``tts.bench.similarity.SimilarityError``, ``tts.bench.browser.BrowserError``,
   ``tts.corpus.build.SynthesizerMissingError`` / ``SplitLeakError``,

@@ -1,14 +1,16 @@
 """Atomic file writes (temp file in the same folder + rename), file names from input data checked and kept inside
-the output folder, and safe checkpoint loading."""
+the output folder, one run per output folder (a lock), and safe checkpoint loading."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,38 @@ def path_under(root: str | Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(root.resolve()):
         raise UnsafePathError(f"{path} resolves to {path.resolve()}, outside the output folder {root}: refused")
     return path
+
+
+class OutDirError(TTSError, RuntimeError):
+    """An output folder a command cannot use: another run holds it, or it holds earlier outputs the command
+    would read back but may not delete."""
+
+
+@contextmanager
+def out_dir_lock(out_dir: Path, name: str, command: str) -> Iterator[None]:
+    """Hold an exclusive ``fcntl`` lock on ``out_dir/name`` while ``command`` (e.g. "tts synth") runs; OutDirError
+    when another run holds it. A symlink there is not followed. The lock goes with the process (also on
+    kill -9); the file stays."""
+    path = Path(out_dir) / name
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise OutDirError(f"cannot open the lock file {path}: {e.strerror or e}") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            raise OutDirError(
+                f"{out_dir} is in use by another {command} run (process {holder or '?'}, lock {path}): wait for "
+                "it to finish, or use another --out"
+            ) from None
+        if os.fstat(fd).st_nlink == 1:  # never truncate a file that is also linked elsewhere
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
 
 
 def _file_mode() -> int:

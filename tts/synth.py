@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import fcntl
 import json
 import math
 import os
@@ -34,8 +33,6 @@ import tempfile
 import time
 import unicodedata
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,10 +42,12 @@ from tts.errors import TTSError
 from tts.io import (
     MAX_NAME_BYTES,
     CheckpointError,
+    OutDirError,
     append_jsonl,
     atomic_write_json,
     atomic_write_text,
     file_name_problem,
+    out_dir_lock,
     read_json,
     read_jsonl,
     read_lines,
@@ -369,32 +368,6 @@ def check_out_dir(out_dir: Path, probe_bytes: int = 1 << 16) -> None:
         raise SynthError(f"--out {out_dir} is not writable: {why}") from e
 
 
-@contextmanager
-def out_dir_lock(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive ``fcntl`` lock on ``out_dir/.synth.lock`` for a run; SynthError when another run
-    holds it. The lock goes with the process (also on kill -9); the file stays."""
-    path = out_dir / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as e:
-        raise SynthError(f"cannot open the lock file {path}: {e.strerror or e}") from e
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip()
-            raise SynthError(
-                f"{out_dir} is in use by another tts synth run (process {holder or '?'}, lock {path}): wait for "
-                "it to finish, or use another --out"
-            ) from None
-        if os.fstat(fd).st_nlink == 1:  # never truncate a file that is also linked elsewhere
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        os.close(fd)
-
-
 def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> bool:
     """Whether ``out_dir`` holds outputs of an earlier run that ``overwrite`` is to clear; SynthError when
     they were made with other settings and ``overwrite`` is off. Writes nothing.
@@ -455,8 +428,9 @@ def synthesize_list(
     ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
     ``durations`` (aligned models only): ``predictor`` or ``oracle`` (each row's ``alignment``).
     Raises SynthError (nothing written but the lock file) for settings out of range, a device this machine
-    lacks, an unwritable ``out``, an ``out`` in use by another run or made with another model or settings
-    (unless ``overwrite``), a model that does not load; and, with the finished lines kept, for a full disk.
+    lacks, an unwritable ``out``, an ``out`` made with another model or settings (unless ``overwrite``), a
+    model that does not load; and, with the finished lines kept, for a full disk. OutDirError (``tts.io``)
+    when another run holds ``out``.
     """
     t_start = time.perf_counter()
     sampling = SamplingSettings(nfe=nfe, cfg=cfg, sway=sway, speed=speed, seed=seed, method=method)
@@ -470,7 +444,7 @@ def synthesize_list(
     check_out_dir(out_dir)
     if not Path(model).exists():
         raise SynthError(f"F5 model not found: {model} (an export dir or a .ckpt)")
-    with out_dir_lock(out_dir):
+    with out_dir_lock(out_dir, LOCK_NAME, "tts synth"):
         return _run(model, input, out_dir, sampling, batch_frames, device, space, progress, durations, overwrite,
                     t_start)  # fmt: skip
 
@@ -709,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             durations=a.durations,
             overwrite=a.overwrite,
         )
-    except (SynthError, CheckpointError) as e:
+    except (SynthError, CheckpointError, OutDirError) as e:
         print(f"tts synth: {e}", file=sys.stderr)
         return 2
     print(

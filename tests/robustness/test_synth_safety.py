@@ -17,8 +17,7 @@ from robust_helpers import assert_valid_wav, errors_of, good_rows, run, synth_ar
 
 import tts.audio
 import tts.synth
-from tts.io import read_jsonl
-from tts.synth import out_dir_lock
+from tts.io import out_dir_lock, read_jsonl
 
 
 def _row(ref: str, **over) -> dict:
@@ -105,7 +104,7 @@ def test_second_run_into_the_same_out_is_refused_while_the_first_holds_it(f5_mod
     lst = write_list(tmp_path / "list.jsonl", good_rows(write_wav(tmp_path / "ref.wav")))
     out = tmp_path / "out"
     out.mkdir()
-    with out_dir_lock(out):  # what a running `tts synth` holds
+    with out_dir_lock(out, ".synth.lock", "tts synth"):  # what a running `tts synth` holds
         rc, text = run(synth_argv(f5_model, lst, out), capsys)
     assert rc == 2, text
     assert "in use by another tts synth run" in text and f"process {os.getpid()}" in text and ".synth.lock" in text

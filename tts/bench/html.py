@@ -9,7 +9,7 @@ Utterances are embedded as JSON and drawn a page at a time by a few lines of pla
 system's WER or SIM, by the WER difference of two systems, by text; filter by text and by a value range).
 Nothing is loaded from outside the folder: audio and plots by relative paths (``preload="none"``), prompts and
 ground truth linked (hard link, else copied) into ``audio/_prompt`` and ``audio/_gt`` so the folder can be
-zipped and shared.
+zipped and shared; each link is recorded in ``written.jsonl`` (``tts.bench.written``) before it is made.
 
 ``python -m tts.bench.html DIR`` rebuilds DIR/report.html from a finished benchmark folder.
 """
@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tts.bench.report import _ci, _ci_pct, _delta, _num, _pct
+from tts.bench.written import Written
 from tts.io import atomic_write_text, path_under, read_jsonl
 
 PROMPT_DIR, GT_DIR = "_prompt", "_gt"
@@ -98,11 +99,12 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 class _Media:
-    """Relative URLs of audio files, bringing files from outside the report folder into it."""
+    """Relative URLs of audio files, bringing files from outside the report folder into it (recorded)."""
 
     def __init__(self, out_dir: Path):
         self.out_dir = out_dir
         self.names: dict[Path, str] = {}
+        self.written = Written(out_dir)
 
     def url(self, path: str | Path | None, sub: str, name: str | None = None) -> str | None:
         if not path:
@@ -120,7 +122,7 @@ class _Media:
             while fname in taken:
                 k, fname = k + 1, f"{sub}/{stem}-{k}{path.suffix}"
             self.names[key] = fname
-        dest = _link_into(path, path_under(self.out_dir, "audio", self.names[key]))
+        dest = _link_into(path, self.written.add(path_under(self.out_dir, "audio", self.names[key])))
         return _url(dest, self.out_dir)
 
 

@@ -27,6 +27,21 @@ from tts.bench.similarity import cosine
 from tts.io import append_jsonl, path_under, read_jsonl
 
 ASR_BATCH = 16
+QUALITY_CACHE = "quality.jsonl"
+
+
+def asr_cache(name: str) -> str:
+    return f"asr_{name}.jsonl"
+
+
+def sim_cache(name: str) -> str:
+    return f"sim_{name}.jsonl"
+
+
+def cache_names(asr_names: Sequence[str], sim_name: str | None, quality: bool) -> list[str]:
+    """The files ``score_seed`` keeps in a seed's cache folder."""
+    sim = [sim_cache(sim_name)] if sim_name else []
+    return [asr_cache(n) for n in asr_names] + sim + ([QUALITY_CACHE] if quality else [])
 
 
 def load16(path: str | Path) -> torch.Tensor:
@@ -77,7 +92,7 @@ def score_seed(
     for asr in asrs:
         t1 = time.perf_counter()
         texts = cached_map(
-            path_under(cache, f"asr_{asr.name}.jsonl"), signature(getattr(asr, "config", {"name": asr.name})), ids,
+            path_under(cache, asr_cache(asr.name)), signature(getattr(asr, "config", {"name": asr.name})), ids,
             lambda chunk, asr=asr: asr.transcribe([load16(audio[i]) for i in chunk]),
         )  # fmt: skip
         out["asr"][asr.name] = {"seconds": time.perf_counter() - t1}
@@ -96,10 +111,10 @@ def score_seed(
                     prompts[ref] = sim_model.embed([load16(ref)])[0]
             return [float(v) for v in cosine(gen, np.stack([prompts[by_id[i]["ref_audio"]] for i in chunk]))]
 
-        out["sim"] = cached_map(path_under(cache, f"sim_{sim_model.name}.jsonl"), sim_model.name, ids, sims)
+        out["sim"] = cached_map(path_under(cache, sim_cache(sim_model.name)), sim_model.name, ids, sims)
     if quality:
         out["quality"] = cached_map(
-            cache / "quality.jsonl", "pesq_stoi", ids,
+            cache / QUALITY_CACHE, "pesq_stoi", ids,
             lambda chunk: [pesq_stoi(load16(by_id[i]["gt_audio"]), load16(audio[i])) for i in chunk],
         )  # fmt: skip
     return out, utterances
