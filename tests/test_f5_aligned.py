@@ -115,6 +115,30 @@ def test_duration_predictor_learns_per_symbol_durations():
     assert abs(int(gc.sum()) - (6 + 8 + 10) / 2) <= 2  # predicted frames / speed
 
 
+
+def test_prompt_rate_predictor_speaks_at_its_prompts_rate():
+    """Two speakers, one twice as slow: with the prompt's rate as input the same text is predicted longer after
+    a slow prompt than after a fast one (a text-only predictor gives both the same). The rate of a short random
+    prefix is a noisy estimate of the speaker's, so the prediction leans toward the mean: ~1.4-1.5x here."""
+    torch.manual_seed(0)
+    pred = DurationPredictor(8, dim=16, layers=1, dropout=0.0, prompt_rate=True)
+    ids = torch.randint(1, 8, (32, 40))  # prompts (random prefixes) of 4-20 symbols
+    slow = (torch.arange(32) % 2 == 0).float().unsqueeze(1)
+    frames = ids.float() * (1 + slow)  # symbol k lasts k frames, 2k for the slow speaker
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    opt = torch.optim.Adam(pred.parameters(), lr=1e-2)
+    for _ in range(400):
+        opt.zero_grad()
+        pred.loss(ids, frames, mask).backward()
+        opt.step()
+    prompt, text = [3, 4, 5], [4, 5, 6]  # a prompt of average symbols (the rate is frames per token)
+    _, fast_gc = predict_counts(pred, prompt, text, n_prompt=12)  # 3 + 4 + 5 frames: the fast speaker
+    _, slow_gc = predict_counts(pred, prompt, text, n_prompt=24)
+    assert abs(int(fast_gc.sum()) - 15) <= 3 and int(slow_gc.sum()) >= 1.3 * int(fast_gc.sum())
+    with pytest.raises(ValueError, match="prompt's rate"):
+        pred(ids)
+    assert pred.args["prompt_rate"] and "prompt_rate" not in DurationPredictor(8).args
+
 # --------------------------------------------------------------------------- corpus, training, synth
 
 
@@ -153,7 +177,7 @@ def test_datamodule_loads_alignments_and_skips_cuts_without(aligned_corpus):
     assert n == cut.load_custom("feats").shape[0]
 
 
-def _fit_recipe(tmp_path, aligned_corpus, kind: str, steps: int = 3) -> Path:
+def _fit_recipe(tmp_path, aligned_corpus, kind: str, steps: int = 3, *extra: str) -> Path:
     lightning_cli([
         "fit", *(a for f in ("f5/base", "f5/aligned", "smoke/f5", "smoke/f5_aligned")
                  for a in ("-c", str(ROOT / f"recipes/{f}.yaml"))),  # the smoke aligned DiT on mel
@@ -161,7 +185,7 @@ def _fit_recipe(tmp_path, aligned_corpus, kind: str, steps: int = 3) -> Path:
         f"--data.init_args.train_cuts={aligned_corpus['train']}",
         f"--data.init_args.val_cuts={aligned_corpus['dev']}",
         f"--trainer.max_steps={steps}", f"--trainer.default_root_dir={tmp_path}",
-        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_progress_bar=false", *extra,
     ])  # fmt: skip
     ckpts = sorted(tmp_path.rglob("last.ckpt"))
     assert ckpts, "no checkpoint written"
@@ -222,6 +246,15 @@ def test_synth_with_predicted_durations(phoneme_model, aligned_corpus, tmp_path)
                            space=f"mel:vocos={aligned_corpus['vocos']}")  # fmt: skip
     assert fast["audio_s"] < summary["audio_s"]  # a higher speed factor gives shorter speech
 
+
+def test_prompt_rate_duration_head_trains_exports_and_synthesizes(aligned_corpus, tmp_path):
+    ckpt = _fit_recipe(tmp_path, aligned_corpus, "phoneme", 2, "--model.init_args.duration_prompt_rate=true")
+    model = load(export(ckpt, tmp_path / "export"))
+    assert model.duration.rate is not None and model.duration.args["prompt_rate"]
+    lst, _ = _synth_list(aligned_corpus, tmp_path)
+    summary = synthesize_list(str(tmp_path / "export"), lst, str(tmp_path / "out"), nfe=2, progress=False,
+                              space=f"mel:vocos={aligned_corpus['vocos']}")  # fmt: skip
+    assert summary["synthesized"] == 2 and summary["errors"] == 0
 
 def test_synth_with_oracle_durations_uses_the_rows_alignment(phoneme_model, aligned_corpus, tmp_path):
     from tts.f5.aligned import align_item

@@ -141,6 +141,8 @@ class F5Module(pl.LightningModule):
             to log differing values of a key both have).
         duration_dim, duration_layers, duration_loss (``l2``/``l1``), duration_weight: the duration
             predictor head of the aligned mode (``tts.f5.duration``), its loss added with this weight.
+        duration_prompt_rate: the duration head also sees the prompt's speaking rate (log frames per token;
+            in training a random prefix of the utterance), so a many-speaker model speaks at its prompt's rate.
         init_from: start training from the weights of this F5 model (an export dir, an ``F5Module``
             checkpoint or a ``tts import f5`` result; its EMA weights into the DiT and its EMA, and its duration
             head): optimizer, step count, budget and sampler start afresh (``tts.init_from``). Its vocabulary,
@@ -172,6 +174,7 @@ class F5Module(pl.LightningModule):
         duration_layers: int = 2,
         duration_loss: str = "l2",
         duration_weight: float = 1.0,
+        duration_prompt_rate: bool = False,
         init_from: str | None = None,
     ):
         super().__init__()
@@ -195,7 +198,8 @@ class F5Module(pl.LightningModule):
         # state_dict: ema.ema_model.* (the EMA DiT), ema.step, ema.initted
         self.ema = make_ema(self.cfm.net, ema_beta, ema_update_after_step, ema_update_every)
         self.duration = (
-            DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dit.dropout)
+            DurationPredictor(len(self.vocab), duration_dim, duration_layers, dropout=dit.dropout,
+                              prompt_rate=duration_prompt_rate)
             if self.aligned
             else None
         )
@@ -224,7 +228,7 @@ class F5Module(pl.LightningModule):
         text, dur = self._text(batch)
         loss, _ = self.cfm(batch["feats"], batch["feat_lens"], text, generator)
         if dur is not None:
-            dur_loss = self.duration.loss(*dur, kind=self.hparams.duration_loss)
+            dur_loss = self.duration.loss(*dur, kind=self.hparams.duration_loss, generator=generator)
             kw = dict(batch_size=len(batch["ids"]), sync_dist=stage != "train")
             self.log(f"{stage}/flow_loss", loss, **kw)
             self.log(f"{stage}/duration_loss", dur_loss, **kw)
