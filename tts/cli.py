@@ -293,6 +293,12 @@ def lightning_cli(argv: list[str]) -> int:
     except TTSError as e:  # a checkpoint that cannot be resumed from, or one naming a class it may not build
         print(f"tts {argv[0]}: {e}", file=sys.stderr)
         return 2
+    except ValueError as e:  # jsonargparse wraps what a constructor raises (a setting out of its range)
+        cause = _project_error(e)
+        if cause is None:
+            raise
+        print(f"tts {argv[0]}: {cause}", file=sys.stderr)
+        return 2
     finally:
         sys.argv = saved_argv
         _RUN_DIR.reset(token)
@@ -301,6 +307,20 @@ def lightning_cli(argv: list[str]) -> int:
         else:
             os.environ[RUN_DIR_ENV] = saved_env
     return 0
+
+
+def _project_error(error: BaseException):
+    """The first ``TTSError`` in ``error``'s chain of causes (jsonargparse re-raises a constructor's error as
+    its own ValueError), or None."""
+    from tts.errors import TTSError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, TTSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _group_help(group: str) -> str:

@@ -61,3 +61,14 @@ def test_unreadable_manifest_is_named(tmp_path):
     dm = UtteranceDataModule(train_cuts=str(bad), val_cuts=str(bad), num_workers=0)
     with pytest.raises(DataError, match=f"cannot read the train manifest {bad}"):
         dm.setup("fit")
+
+
+@pytest.mark.parametrize("flag,words", [
+    ("--model.init_args.lr=-1", "model.init_args.lr must be a number > 0, not -1.0"),
+    ("--model.init_args.ema_beta=2", "model.init_args.ema_beta"),
+])  # fmt: skip
+def test_fit_with_a_setting_out_of_range_is_one_line(flag, words, tmp_path, capsys, monkeypatch):
+    """jsonargparse re-raises a constructor's error as its own: tts fit prints the project's message alone."""
+    monkeypatch.chdir(tmp_path)
+    rc, text = run(["fit", "--run_dir", str(tmp_path), *F5_SMOKE, flag], capsys)
+    assert rc == 2 and f"tts fit: {words}" in text and "Traceback" not in text, text
