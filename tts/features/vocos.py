@@ -130,15 +130,3 @@ def save_vocos_dir(vocos, config: dict, out_dir: str | Path) -> Path:
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     return out_dir
 
-
-def __getattr__(name: str):
-    """The training side moved to ``tts.vocoder``; these names still import from here."""
-    if name in ("VocosGAN", "VocosDataModule"):
-        import tts.vocoder.module
-
-        return getattr(tts.vocoder.module, name)
-    if name == "export_vocos":
-        from tts.vocoder.export import export_vocos
-
-        return export_vocos
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
