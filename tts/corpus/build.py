@@ -31,20 +31,33 @@ import logging
 import math
 import multiprocessing as mp
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from tts.corpus.piper_voice import PiperVoiceMissingError
 from tts.corpus.sentences import SentenceGenerator, load_lexicon, load_sentence_list, words
+from tts.corpus.voices import (
+    ESPEAK_VARIANTS,
+    PIPER_SCALES,
+    ManyVoices,
+    Voice,
+    VoicePlan,
+    VoiceSpecError,
+    engine_version,
+    natural_weight,
+    plan_voices,
+    probe,
+    probe_piper,
+    run_voice,
+    voice_schedule,
+)
 from tts.errors import TTSError
 from tts.io import append_jsonl, atomic_write, atomic_write_json, read_jsonl
 
@@ -56,29 +69,9 @@ TEST_FRACTION, DEV_FRACTION, MIN_TEST_PER_SPEAKER = 0.05, 0.03, 3
 PEAK = 0.95
 APT_HINT = "apt-get install -y flite festival festvox-us-slt-hts espeak-ng"
 NATURAL_SHARE = 0.7  # default share of the utterances spoken by the natural (piper) voice
-# piper's synthesis scales for the corpus (None: the voice's own: length 1.0, noise 0.667, noise_w 0.8)
-PIPER_SCALES = {"length_scale": None, "noise_scale": None, "noise_w_scale": None}
-PROBE_TEXT = "The quick brown fox jumps over the lazy dog near the quiet river."
-SYNTH_TIMEOUT_S = 120
-
-
-@dataclass(frozen=True)
-class Voice:
-    """One synthesizer voice = one speaker. ``weight`` is its share of the sentences."""
-
-    speaker: str
-    engine: str  # "piper" | "flite" | "festival" | "espeak-ng"
-    name: str
-    weight: int
-
-    def command(self, text_file: str, wav_file: str) -> list[str]:
-        if self.engine == "flite":
-            return ["flite", "-voice", self.name, "-f", text_file, "-o", wav_file]
-        if self.engine == "festival":
-            return ["text2wave", "-eval", f"(voice_{self.name})", text_file, "-o", wav_file]
-        if self.engine == "espeak-ng":
-            return ["espeak-ng", "-v", self.name, "-f", text_file, "-w", wav_file]
-        raise ValueError(f"unknown engine {self.engine!r}")
+MANY_NATURAL_SHARE = 0.25  # its default share in the many-voice corpus (``--voices many``)
+MIN_HELDOUT_UTTS, MIN_TRAIN_UTTS = 3, 4  # many voices: each held-out speaker's test utterances, each training
+# speaker's train/dev utterances (one dev, the rest train: its reference utterances come from there)
 
 
 PIPER = Voice("piper-joe", "piper", "en_US-joe-medium", 0)  # weight set from the natural share
@@ -110,27 +103,6 @@ class SplitLeakError(TTSError, RuntimeError):
 
 
 # ---------------------------------------------------------------- synthesis of one utterance
-def _run_voice(voice: Voice, text: str) -> tuple[np.ndarray, int]:
-    """Synthesize ``text`` with ``voice`` in a temp dir; (float32 mono samples, sample rate)."""
-    from tts.audio import read_audio
-
-    if voice.engine == "piper":
-        from tts.corpus import piper_voice
-
-        u = piper_voice.synthesize(piper_voice.load_voice(threads=1), text, **PIPER_SCALES)
-        return u.audio, u.sample_rate
-
-    with tempfile.TemporaryDirectory(prefix="ttsdemo_") as tmp:
-        txt, wav = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.wav")
-        Path(txt).write_text(text + "\n", encoding="utf-8")
-        proc = subprocess.run(voice.command(txt, wav), capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S)
-        if proc.returncode != 0 or not os.path.exists(wav):
-            err = (proc.stderr or proc.stdout).strip().splitlines()
-            raise RuntimeError(f"{voice.engine} -v {voice.name} exited {proc.returncode}: {err[-1] if err else ''}")
-        data, sr = read_audio(wav)
-    return data.mean(axis=1), sr
-
-
 def trim_silence(wav: np.ndarray, sr: int, top_db: float = 40.0, pad_s: float = 0.1) -> np.ndarray:
     """Cut leading/trailing frames quieter than ``top_db`` below the loudest 10 ms frame, keep ``pad_s``."""
     hop = max(1, sr // 100)
@@ -166,13 +138,17 @@ def synth_job(job: dict) -> dict:
     voice = Voice(**job["voice"])
     items = None
     try:
-        if voice.engine == "piper":
+        if voice.engine == "piper" and align_path is not None:
             from tts.corpus import piper_voice
 
             u = piper_voice.synthesize(piper_voice.load_voice(threads=1), job["text"], **PIPER_SCALES)
             wav, sr, items = u.audio, u.sample_rate, u.alignment
         else:
-            wav, sr = _run_voice(voice, job["text"])
+            wav, sr = run_voice(voice, job["text"])
+        if job.get("transform"):  # a transformed copy of the voice (tts.corpus.voices.Transform)
+            from tts.corpus.voices import apply_sox
+
+            wav = apply_sox(wav, sr, job["transform"])
     except Exception as e:  # any synthesizer failure is counted, not fatal
         return {"id": job["id"], "status": "failed", "duration": 0.0, "error": f"{type(e).__name__}: {e}"}
     if items is None:  # piper's audio stays whole: its alignment covers every sample
@@ -199,43 +175,16 @@ def _init_worker() -> None:
 
 
 # ---------------------------------------------------------------- voices
-def _version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.strip()]
-    text = " ".join(lines)
-    m = re.search(r"(flite-[\w.\-]+|\d+\.\d+(?:\.\d+)?)", text)
-    return m.group(1) if m else (lines[0] if lines else "unknown")
-
-
 def _festival_voice_installed(name: str) -> bool:
     roots = [Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices")]
     return any(root.is_dir() and any(root.glob(f"*/{name}")) for root in roots)
 
 
-def natural_weight(share: float, other_weights: list[int]) -> int:
-    """Round-robin weight that gives the natural voice ``share`` of the utterances next to the others."""
-    if not other_weights or share >= 1.0:
-        return 1
-    return max(1, round(share / (1.0 - share) * sum(other_weights)))
-
-
 def _detect_piper(share: float, others: list[dict]) -> dict:
     """The natural voice's entry (checked before any work: PiperVoiceMissingError names what is missing)."""
-    from tts.corpus import piper_voice
-
-    info = piper_voice.voice_info()
-    voice = piper_voice.load_voice(threads=1, cache=False)  # workers load their own after the fork
-    piper_voice.synthesize(voice, "Hello.")  # warm-up, out of the timing
-    t0 = time.perf_counter()
-    u = piper_voice.synthesize(voice, PROBE_TEXT, **PIPER_SCALES)
-    wall = time.perf_counter() - t0
+    info = probe_piper()
     v = Voice(PIPER.speaker, PIPER.engine, PIPER.name, natural_weight(share, [o["weight"] for o in others]))
-    return {**asdict(v), "version": f"piper-tts {info['piper_tts']}", "native_sample_rate": u.sample_rate,
-            "probe_x_real_time": round(len(u.audio) / u.sample_rate / wall, 1), "alignments": "phoneme",
-            "voice_package": info["voice_package"], "sha256": info["sha256"], "scales": dict(PIPER_SCALES)}
+    return {**asdict(v), **info}
 
 
 def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: float = 0.0) -> list[dict]:
@@ -252,9 +201,9 @@ def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: flo
         out = subprocess.run(["flite", "-lv"], capture_output=True, text=True, timeout=30).stdout
         flite_voices = set(out.split(":", 1)[-1].split())
     versions = {
-        "flite": _version(["flite", "--version"]) if shutil.which("flite") else None,
-        "festival": _version(["festival", "--version"]) if shutil.which("text2wave") else None,
-        "espeak-ng": _version(["espeak-ng", "--version"]) if shutil.which("espeak-ng") else None,
+        "flite": engine_version(["flite", "--version"]) if shutil.which("flite") else None,
+        "festival": engine_version(["festival", "--version"]) if shutil.which("text2wave") else None,
+        "espeak-ng": engine_version(["espeak-ng", "--version"]) if shutil.which("espeak-ng") else None,
     }
     found, warmed = [], set()
     for v in candidates:
@@ -269,21 +218,15 @@ def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: flo
         if v.engine not in warmed:  # first call of an engine pays for cold caches; keep it out of the timing
             warmed.add(v.engine)
             try:
-                _run_voice(v, "Hello.")
+                run_voice(v, "Hello.")
             except Exception:
                 pass
-        t0 = time.perf_counter()
         try:
-            wav, sr = _run_voice(v, PROBE_TEXT)
+            info, _ = probe(v)
         except Exception as e:
             log.info("voice %s (%s %s) not usable: %s", v.speaker, v.engine, v.name, e)
             continue
-        wall = time.perf_counter() - t0
-        if len(wav) < sr // 2 or float(np.abs(wav).max()) < 1e-3:
-            log.info("voice %s gave empty audio; skipped", v.speaker)
-            continue
-        found.append({**asdict(v), "version": versions[v.engine], "native_sample_rate": sr,
-                      "probe_x_real_time": round(len(wav) / sr / wall, 1)})
+        found.append({**asdict(v), "version": versions[v.engine], **info})
     if natural_share > 0:
         found.insert(0, _detect_piper(natural_share, found))
     if not found:
@@ -294,20 +237,6 @@ def detect_voices(candidates: tuple[Voice, ...] = CANDIDATES, natural_share: flo
     if len(found) < 3:
         log.warning("only %d voice(s) available; install more with: %s", len(found), APT_HINT)
     return found
-
-
-def voice_schedule(voices: list[dict]) -> list[dict]:
-    """Deterministic weighted round robin (smooth: heavy voices are spread, not bunched)."""
-    total = sum(v["weight"] for v in voices)
-    current = [0] * len(voices)
-    order = []
-    for _ in range(total):
-        for i, v in enumerate(voices):
-            current[i] += v["weight"]
-        best = max(range(len(voices)), key=lambda i: (current[i], -i))
-        current[best] -= total
-        order.append(voices[best])
-    return order
 
 
 # ---------------------------------------------------------------- splits and manifests
@@ -375,11 +304,12 @@ def check_disjoint(splits: dict[str, list[dict]]) -> None:
         raise SplitLeakError(f"{len(leaked)} sentence(s) are in train and in dev/test: {shown}")
 
 
-def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
+def make_test_list(test: list[dict], others: list[dict], heldout: set[str] | None = None) -> list[dict]:
     """Cross-sentence rows: the prompt is another test utterance of the same speaker (else dev/train).
 
     Rows of the natural voice also carry ``alignment`` / ``ref_alignment`` (``[[symbol, start_s, duration_s],
-    ...]``, piper's, on the utterance's own audio) for oracle-duration synthesis of aligned models."""
+    ...]``, piper's, on the utterance's own audio) for oracle-duration synthesis of aligned models. With
+    ``heldout`` (the many-voice corpus' unseen speakers) every row also says ``seen``: false for those."""
     pool: dict[str, list[dict]] = defaultdict(list)
     for u in test:
         pool[u["speaker"]].append(u)
@@ -397,6 +327,8 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
             p = cands[0]
             row = {"id": u["id"], "text": u["text"], "ref_audio": p["path"], "ref_text": p["text"],
                    "speaker": u["speaker"], "gt_audio": u["path"], "duration": round(u["duration"], 3)}
+            if heldout is not None:
+                row["seen"] = u["speaker"] not in heldout
             # the natural voice's phoneme alignments: oracle durations (tts synth/bench --durations oracle)
             for key, src in (("alignment", u), ("ref_alignment", p)):
                 if src.get("align_path"):
@@ -405,44 +337,120 @@ def make_test_list(test: list[dict], others: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: r["id"])
 
 
+def check_unseen(splits: dict[str, list[dict]], heldout: set[str]) -> None:
+    """Raise SplitLeakError naming the held-out speakers that are in train or dev (none may be)."""
+    leaked = sorted({u["speaker"] for name in ("train", "dev") for u in splits[name]} & heldout)
+    if leaked:
+        raise SplitLeakError(f"held-out speaker(s) in train/dev: {', '.join(leaked)}")
+
+
+def _many_stats(plan: VoicePlan, many: ManyVoices, splits: dict[str, list[dict]], rows: list[dict],
+                seed: int) -> dict:
+    """corpus.json's many-voice part: options, skipped voices, held-out families and each speaker's record
+    (base, engine, family, transform, split, utterances, hours; training speakers: reference utterances)."""
+    utts = [u for name in ("train", "dev", "test") for u in splits[name]]
+    info = {}
+    for sp in plan.speakers:
+        mine = [u for u in utts if u["speaker"] == sp.speaker]
+        info[sp.speaker] = {**sp.info(), "utterances": len(mine),
+                            "hours": round(sum(u["duration"] for u in mine) / 3600, 4)}
+        if not sp.heldout:
+            train = sorted((u for u in splits["train"] if u["speaker"] == sp.speaker),
+                           key=lambda u: _rank(seed, u["text"]))[: many.references_per_speaker]
+            info[sp.speaker]["references"] = [{"id": u["id"], "audio": u["path"], "text": u["text"]} for u in train]
+    return {
+        "voice_mode": "many",
+        "many": {**asdict(many), "heldout_voices": list(many.heldout_voices) if many.heldout_voices else None},
+        "voices_skipped": plan.skipped,
+        "heldout_families": plan.heldout_families,
+        "heldout_speakers": plan.heldout_speakers,
+        "train_speakers": [s.speaker for s in plan.speakers if not s.heldout],
+        "test_list_rows_seen": sum(r["seen"] for r in rows),
+        "test_list_rows_unseen": sum(not r["seen"] for r in rows),
+        "speaker_info": info,
+    }
+
+
+class _Sentences:
+    """The many-voice corpus' sentences: the test list's (prefix ``t``, its index) in file order while
+    ``listed`` is asked and some are left, then the grammar's (no prefix, a running index), never repeating."""
+
+    def __init__(self, gen: SentenceGenerator, listed: list[str]):
+        self.gen, self.listed, self.n_listed, self.n_generated = gen, listed, 0, 0
+        gen.exclude(listed)
+
+    def take(self, n: int, listed: bool) -> list[tuple[str, int, str]]:
+        out = []
+        while listed and len(out) < n and self.n_listed < len(self.listed):
+            out.append(("t", self.n_listed, self.listed[self.n_listed]))
+            self.n_listed += 1
+        texts = self.gen.generate(n - len(out))
+        out += [("", self.n_generated + k, t) for k, t in enumerate(texts)]
+        self.n_generated += len(texts)
+        return out
+
+
 # ---------------------------------------------------------------- the build
 def make_job(out: Path, index: int, text: str, voice: dict, prefix: str = "") -> dict:
     """The synthesis job of the ``index``-th sentence: its id, speaker, voice and file paths under ``out``.
 
-    ``prefix`` keeps the ids of another sentence source apart (``t``: the test sentence list)."""
+    ``prefix`` keeps the ids of another sentence source apart (``t``: the test sentence list). A voice with
+    a ``transform`` (sox effects: a transformed copy) passes it on; its audio has no piper alignment."""
     uid = f"{voice['speaker']}_{prefix}{index:06d}"
     v = {k: voice[k] for k in ("speaker", "engine", "name", "weight")}
     wav_dir = out / "wavs" / voice["speaker"]
-    return {"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
-            "path": str(wav_dir / f"{uid}.wav"),
-            "align_path": str(wav_dir / f"{uid}.align.json") if v["engine"] == "piper" else None}
+    job = {"id": uid, "index": index, "text": text, "speaker": voice["speaker"], "voice": v,
+           "path": str(wav_dir / f"{uid}.wav"),
+           "align_path": str(wav_dir / f"{uid}.align.json") if v["engine"] == "piper" else None}
+    if voice.get("transform"):
+        job["transform"], job["align_path"] = list(voice["transform"]), None
+    return job
 
 
 def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: int | None = None,
-                 progress: bool = True, natural_share: float = NATURAL_SHARE,
-                 test_share: float = TEST_FRACTION, test_sentences: str | Path | None = None) -> dict:
+                 progress: bool = True, natural_share: float | None = None,
+                 test_share: float = TEST_FRACTION, test_sentences: str | Path | None = None,
+                 many: ManyVoices | None = None) -> dict:
     """Synthesize (or resume) the corpus in ``out`` and write manifests; returns the corpus.json stats.
 
-    ``natural_share``: share of the utterances spoken by the natural piper voice (0: Debian voices only).
+    ``natural_share``: share of the utterances spoken by the natural piper voice (0: Debian voices only;
+    default NATURAL_SHARE, MANY_NATURAL_SHARE with ``many``).
     ``test_share``: share of each speaker's utterances held out for the test list (the rest: ~3% dev, train).
     ``test_sentences``: a sentence list file (``tts.corpus.sentences.load_sentence_list``): the test split is
     then spoken from its sentences, in file order, until it holds ``test_share`` of the hours (or the list
     ends: a warning says how much), and the generated sentences fill the rest, split into dev and train only.
+    ``many``: the many-speaker corpus (``tts.corpus.voices``): every base voice found here and seeded transformed
+    copies, whole families held out. The test split is spoken first (``test_share`` of the hours, from
+    ``test_sentences`` if given, then generated ones) by the training speakers and, for ``many.unseen_share`` of
+    it, the held-out ones (>= MIN_HELDOUT_UTTS each); then train/dev by the training speakers only
+    (>= MIN_TRAIN_UTTS each). Test rows say ``seen``; corpus.json adds ``speaker_info`` and ``heldout_speakers``.
     """
     from tqdm import tqdm
 
+    if natural_share is None:
+        natural_share = NATURAL_SHARE if many is None else MANY_NATURAL_SHARE
     test_texts = load_sentence_list(test_sentences) if test_sentences is not None else None  # before any work
     if natural_share > 0:  # a missing package or voice file stops here, before any work
         from tts.corpus.piper_voice import check_voice
 
         check_voice()
+    if many is not None and many.transforms_per_voice and not shutil.which("sox"):
+        raise SynthesizerMissingError("the voice transforms need sox; install it with: apt-get install -y sox")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     target_s = hours * 3600.0
-    voices = detect_voices(natural_share=natural_share)
-    schedule = voice_schedule(voices)
-    log.info("voices: %s", ", ".join(f"{v['speaker']} ({v['probe_x_real_time']}x)" for v in voices))
+    plan = None
+    if many is None:
+        voices = detect_voices(natural_share=natural_share)
+        schedule = voice_schedule(voices)
+        log.info("voices: %s", ", ".join(f"{v['speaker']} ({v['probe_x_real_time']}x)" for v in voices))
+    else:
+        plan = plan_voices(many, seed, natural_share)
+        voices = plan.bases
+        log.info("%d base voices (%s); %d skipped (%s); %d speakers, held out: %s", len(voices),
+                 ", ".join(f"{v['speaker']} ({v['probe_x_real_time']}x)" for v in voices), len(plan.skipped),
+                 ", ".join(v["speaker"] for v in plan.skipped), len(plan.speakers), ", ".join(plan.heldout_speakers))
 
     dropped = {r["id"]: r for r in read_jsonl(out / "dropped.jsonl")}
     gen = SentenceGenerator(seed, load_lexicon())
@@ -488,7 +496,36 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         return int(min(max(16, 8 * workers), math.ceil(1.2 * left) + workers))
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
-        if test_texts is not None:  # the test split first: the list's sentences in file order
+        if plan is not None:
+            source = _Sentences(gen, test_texts or [])
+
+            def speak(sched: list[dict], into: list[dict], until_s: float, listed: bool) -> None:
+                k = 0
+                while total_s < until_s:
+                    sents = source.take(chunk_size(until_s - total_s), listed)
+                    run_chunk(pool, [make_job(out, i, t, sched[(k + j) % len(sched)], prefix=p)
+                                     for j, (p, i, t) in enumerate(sents)], into, until_s)
+                    k += len(sents)
+
+            def top_up(entries: list[dict], into: list[dict], minimum: int, listed: bool) -> None:
+                """Speak more sentences with each speaker of ``entries`` that has fewer than ``minimum``."""
+                for _ in range(5):
+                    have = defaultdict(int)
+                    for u in into:
+                        have[u["speaker"]] += 1
+                    need = [e for e in entries for _ in range(minimum - have[e["speaker"]])]
+                    if not need:
+                        return
+                    run_chunk(pool, [make_job(out, i, t, e, prefix=p)
+                                     for e, (p, i, t) in zip(need, source.take(len(need), listed))], into, math.inf)
+                raise RuntimeError(f"some speakers have fewer than {minimum} utterances after 5 tries; see "
+                                   f"{out / 'synth_errors.jsonl'} and {out / 'dropped.jsonl'}")
+
+            speak(plan.test_schedule, test_kept, test_share * target_s, listed=True)
+            top_up(plan.entries(heldout=True), test_kept, MIN_HELDOUT_UTTS, listed=True)
+            speak(plan.train_schedule, kept, target_s, listed=False)
+            top_up(plan.entries(heldout=False), kept, MIN_TRAIN_UTTS, listed=False)
+        elif test_texts is not None:  # the test split first: the list's sentences in file order
             test_target, index = test_share * target_s, 0
             while total_s < test_target and index < len(test_texts):
                 chunk = test_texts[index: index + chunk_size(test_target - total_s)]
@@ -501,7 +538,7 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
                             len(test_texts), total_s, test_target, test_share)
             gen.exclude(test_texts)  # the generated sentences never repeat a test sentence
         index = 0
-        while total_s < target_s:
+        while plan is None and total_s < target_s:
             jobs = []
             for text in gen.generate(chunk_size(target_s - total_s)):
                 jobs.append(make_job(out, index, text, schedule[index % len(schedule)]))
@@ -510,16 +547,23 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     bar.close()
     synth_wall = time.perf_counter() - t0
 
-    if test_texts is not None:
+    if plan is not None:  # the test split in the order spoken
+        splits = assign_splits(kept, seed, test_share=0.0, min_test=0)
+        splits["test"] = test_kept
+        kept = test_kept + kept
+    elif test_texts is not None:
         splits = assign_splits(kept, seed, test_share=0.0, min_test=0)
         splits["test"] = sorted(test_kept, key=lambda u: u["index"])
         kept = test_kept + kept
     else:
         splits = assign_splits(kept, seed, test_share)
     check_disjoint(splits)  # before anything is written
+    heldout = set(plan.heldout_speakers) if plan is not None else None
+    if heldout is not None:
+        check_unseen(splits, heldout)
     for name, utts in splits.items():
         write_cuts(out / f"cuts_{name}.jsonl.gz", utts)
-    rows = make_test_list(splits["test"], splits["dev"] + splits["train"])
+    rows = make_test_list(splits["test"], splits["dev"] + splits["train"], heldout)
     atomic_write(out / "test_list.jsonl", lambda tmp: Path(tmp).write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"))
 
@@ -553,6 +597,8 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         "synthesis_wall_s": round(synth_wall, 2),
         "synthesis_x_real_time": round(synth_audio_s / synth_wall, 1) if counts["ok"] else None,
     }
+    if plan is not None:
+        stats.update(_many_stats(plan, many, splits, rows, seed))
     atomic_write_json(out / "corpus.json", stats)
     return stats
 
@@ -572,21 +618,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output corpus folder (created; reused on rerun)")
     parser.add_argument("--hours", type=float, default=0.5, help="total audio hours to synthesize (approx.)")
     parser.add_argument("--seed", type=int, default=0, help="seed for sentences, voice assignment and splits")
-    parser.add_argument("--natural-share", type=float, default=NATURAL_SHARE,
-                        help="share of the utterances spoken by the natural piper voice (0: Debian voices only; "
-                        "1: only piper)")
+    parser.add_argument("--natural-share", type=float, default=argparse.SUPPRESS,
+                        help=f"share of the utterances spoken by the natural piper voice (0: Debian voices only; "
+                        f"1: only piper) [default: {NATURAL_SHARE}; {MANY_NATURAL_SHARE} with --voices many]")
     parser.add_argument("--test-share", type=float, default=TEST_FRACTION,
                         help="share of each speaker's utterances held out for the test list (0.01-0.5)")
     parser.add_argument("--test-sentences", default=None, metavar="FILE",
                         help="speak the test split from this sentence list (one per line, # comments; e.g. "
                         "data/sentences/test_sentences.txt, natural sentences) instead of generated ones")
+    many = parser.add_argument_group(
+        "many voices", "--voices many: every base voice found here (piper joe, flite, festival, espeak-ng variants, "
+        "MBROLA where installed), each with seeded sox-transformed copies (speakers of their own); whole families "
+        "(a base voice and its copies) held out as unseen test speakers (tts.corpus.voices)")
+    many.add_argument("--voices", choices=("default", "many"), default="default",
+                      help="default: the natural voice plus a few Debian voices (one voice = one speaker); many: "
+                      "the many-speaker corpus with held-out voices")
+    d = ManyVoices()
+    many.add_argument("--heldout", type=int, default=argparse.SUPPRESS,
+                      help=f"held-out voice families, chosen by a seeded rule (one per engine, the rest in proportion) "
+                      f"[default: {d.heldout}]")
+    many.add_argument("--heldout-voices", default=argparse.SUPPRESS, metavar="IDS",
+                      help="comma-separated base voice ids (e.g. flite-awb,espeak-en-029-m7) to hold out instead of "
+                      "the seeded rule; corpus.json 'voices' lists the ids")
+    many.add_argument("--transforms-per-voice", type=int, default=argparse.SUPPRESS,
+                      help=f"seeded sox copies (pitch, tempo, EQ) of every base voice [default: {d.transforms_per_voice}]")
+    many.add_argument("--espeak-voices", type=int, default=argparse.SUPPRESS,
+                      help=f"espeak-ng timbres to use (the first N of {len(ESPEAK_VARIANTS)}) [default: {d.espeak_voices}]")
+    many.add_argument("--unseen-share", type=float, default=argparse.SUPPRESS,
+                      help=f"share of the test split spoken by held-out speakers [default: {d.unseen_share}]")
+    many.add_argument("--references-per-speaker", type=int, default=argparse.SUPPRESS,
+                      help=f"training utterances listed per training speaker in corpus.json "
+                      f"[default: {d.references_per_speaker}]")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel synthesis processes")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if args.hours <= 0:
         parser.error("--hours must be > 0")
-    if not 0.0 <= args.natural_share <= 1.0:
+    args.natural_share = getattr(args, "natural_share", None)
+    if args.natural_share is not None and not 0.0 <= args.natural_share <= 1.0:
         parser.error("--natural-share must be in [0, 1]")
+    many_args = {k: getattr(args, k) for k in ("heldout", "heldout_voices", "transforms_per_voice", "espeak_voices",
+                                               "unseen_share", "references_per_speaker") if hasattr(args, k)}
+    if "heldout_voices" in many_args:
+        many_args["heldout_voices"] = tuple(n.strip() for n in args.heldout_voices.split(",") if n.strip())
+    spec = None
+    if args.voices == "many":
+        if args.natural_share == 1.0:
+            parser.error("--natural-share 1 leaves no other voice; --voices many needs it below 1")
+        try:
+            spec = ManyVoices(**many_args)
+        except VoiceSpecError as e:
+            parser.error(str(e))
+    elif many_args:
+        parser.error(f"--{next(iter(many_args)).replace('_', '-')} needs --voices many")
     if not 0.01 <= args.test_share <= 0.5:
         parser.error(f"--test-share must be in [0.01, 0.5], got {args.test_share}")
     if args.test_sentences is not None:
@@ -599,8 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = build_corpus(args.out, args.hours, args.seed, args.workers, progress=not args.no_progress,
                              natural_share=args.natural_share, test_share=args.test_share,
-                             test_sentences=args.test_sentences)
-    except (SynthesizerMissingError, PiperVoiceMissingError) as e:
+                             test_sentences=args.test_sentences, many=spec)
+    except (SynthesizerMissingError, PiperVoiceMissingError, VoiceSpecError) as e:
         log.error("%s", e)
         return 1
     s = stats["splits"]
@@ -611,6 +695,10 @@ def main(argv: list[str] | None = None) -> int:
           f"new {stats['synthesized_now']}, reused {stats['reused']}, failed {stats['failed']}, "
           f"dropped {stats['dropped']}; speed {speed if speed is not None else '-'}x real time "
           f"({stats['synthesis_wall_s']} s)")
+    if spec is not None:
+        print(f"voices: {len(stats['voices'])} base voices, {len(stats['train_speakers'])} training speakers, "
+              f"{len(stats['heldout_speakers'])} held out ({', '.join(stats['heldout_families'])}); test rows "
+              f"{stats['test_list_rows_seen']} seen / {stats['test_list_rows_unseen']} unseen")
     return 0
 
 
