@@ -46,6 +46,12 @@ Synthesis and evaluation:
   bench -c SPEC.yaml        WER/CER (two ASR backends), SIM, PESQ/STOI, RTF report with CIs
   demo --scale S            the whole pipeline end to end (smoke | demo | mini)
 
+Your own voice:
+  voice --audio DIR --base MODEL --out OUT
+                            fine-tune a trained F5 model on your recordings (name.wav + name.txt): screened,
+                            aligned, CPU-time budget (--minutes), exported with a default prompt to OUT/model,
+                            report of WER/SIM before and after (OUT/report.md); resumable
+
 `tts <command> --help` explains each command.
 """
 
@@ -63,6 +69,7 @@ _TOOLS = {
     ("synth",): "tts.synth",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",
+    ("voice",): "tts.voice",
 }
 
 
