@@ -136,8 +136,11 @@ def control_chars(text: str, allow_whitespace: bool = False) -> str | None:
     return ", ".join(f"U+{ord(c):04X}" for c in bad) or None
 
 
-def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
-    """Parse a JSONL (or .tsv with a header) list -> (items, error rows); lines 1-based."""
+def read_list(path: str | Path, default_prompt: dict | None = None) -> tuple[list[Item], list[dict]]:
+    """Parse a JSONL (or .tsv with a header) list -> (items, error rows); lines 1-based.
+
+    ``default_prompt`` (the model's, ``tts.f5.export.load_prompt``): the ``ref_audio``, ``ref_text`` (and
+    ``ref_alignment``) of rows that give neither ``ref_audio`` nor ``ref_text``."""
     path = Path(path)
     if not path.is_file():
         raise SynthError(f"synthesis list not found: {path}")
@@ -175,8 +178,15 @@ def read_list(path: str | Path) -> tuple[list[Item], list[dict]]:
             continue
         utt_id = row.get("id")
         missing = [k for k in REQUIRED if k not in row or row[k] is None]
+        if default_prompt and {"ref_audio", "ref_text"} <= set(missing) and "ref_alignment" not in row:
+            row = {**row, **default_prompt}
+            missing = [k for k in missing if k not in default_prompt]
         if missing:
-            errors.append(_error(lineno, utt_id, f"missing key(s): {', '.join(missing)}"))
+            prompt = [k for k in missing if k in ("ref_audio", "ref_text")]
+            why = ("" if not prompt else
+                   ": give both ref_audio and ref_text, or neither for the model's default prompt" if default_prompt
+                   else " (this model has no default prompt, prompt.json: each row names its own)")  # fmt: skip
+            errors.append(_error(lineno, utt_id, f"missing key(s): {', '.join(missing)}{why}"))
             continue
         utt_id = str(utt_id)
         if problem := file_name_problem(utt_id, MAX_ID_BYTES):
@@ -459,10 +469,15 @@ def _run(
 
     from tts.audio import save_audio
     from tts.f5 import load
+    from tts.f5.export import load_prompt
     from tts.features import load_space
 
     results_path, errors_path = out_dir / RESULTS_NAME, out_dir / ERRORS_NAME
-    items, errors = read_list(input)
+    try:
+        default_prompt = load_prompt(model)
+    except CheckpointError as e:
+        raise SynthError(str(e)) from e
+    items, errors = read_list(input, default_prompt)
     n_lines = len(items) + len(errors)
     settings = {"model_sha256": sha256_files(model_files(model)), "space": space, "durations": durations,
                 **asdict(sampling)}  # fmt: skip
@@ -611,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"Ids are file names: no '/', no leading '.', no control characters (NUL, newline, tab), at most "
         f"{MAX_ID_BYTES} bytes. Text the model cannot speak (characters outside its vocabulary; for phoneme "
         "models, scripts other than Latin) is refused with the characters named. ref_text must be the "
-        f"prompt's transcript (at most {MAX_REF_CHARS_PER_S} characters a second of prompt). Alignments must "
+        f"prompt's transcript (at most {MAX_REF_CHARS_PER_S} characters a second of prompt); a row may leave out "
+        "both ref_audio and ref_text when the model folder holds a default prompt (prompt.wav + prompt.json, "
+        "written by tts voice): that prompt is used. Alignments must "
         "be in time order without overlaps. A rerun into the same OUT resumes only when the model and every "
         "sampling setting match (OUT/settings.json, written with the first wav); otherwise it is refused "
         "with the differences named, or --overwrite starts OUT over. One run per OUT at a time (a lock on "

@@ -5,6 +5,9 @@ Export dir layout: ``model.safetensors`` (EMA DiT weights), ``config.json``
 ``DiTConfig.network_args()``, the same keys since the first export), ``vocab.json``.
 Aligned models (``tts.f5.aligned``) add ``"conditioning": "aligned"``, ``"alignment": kind`` and
 ``"duration_predictor": args`` to the config and ``duration.safetensors`` (the duration predictor).
+Optional: a default prompt, ``prompt.wav`` + ``prompt.json`` (``{"text": its transcript, "alignment":
+[[symbol, start_s, duration_s], ...] or null}``), written by ``tts voice`` (:func:`save_prompt`): ``tts synth``
+uses it for rows without ``ref_audio`` / ``ref_text`` (:func:`load_prompt`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DURATION_NAME = "duration.safetensors"
 VOCAB_NAME = "vocab.json"
+PROMPT_AUDIO_NAME = "prompt.wav"
+PROMPT_NAME = "prompt.json"
 
 
 @dataclass
@@ -165,3 +170,37 @@ def save(model: F5Model, out_dir: str | Path) -> Path:
 def export(ckpt: str | Path, out_dir: str | Path) -> Path:
     """F5Module checkpoint -> export dir with model.safetensors (EMA), config.json, vocab.json."""
     return save(load(ckpt), out_dir)
+
+
+def save_prompt(out_dir: str | Path, wav: torch.Tensor, sample_rate: int, text: str,
+                alignment: list | None = None) -> Path:
+    """Write a default prompt into an export dir: ``prompt.wav`` (wav (T,) at ``sample_rate``, 16-bit) and
+    ``prompt.json`` (its transcript and, for aligned models, its ``[[symbol, start_s, duration_s], ...]``)."""
+    from tts.audio import save_audio
+
+    out_dir = Path(out_dir)
+    save_audio(out_dir / PROMPT_AUDIO_NAME, wav, sample_rate)
+    atomic_write_json(out_dir / PROMPT_NAME, {"text": text, "alignment": alignment})
+    return out_dir
+
+
+def load_prompt(model: str | Path) -> dict | None:
+    """The default prompt of an export dir as ``tts synth`` row keys (``ref_audio``, ``ref_text`` and
+    ``ref_alignment`` when it has one); None when ``model`` has none (or is a checkpoint file).
+    CheckpointError names a prompt.json that is not ``{"text": str, "alignment": list or null}`` or lacks
+    its prompt.wav."""
+    path = Path(model) / PROMPT_NAME
+    if not path.is_file():
+        return None
+    redo = f"write it again with tts voice, or delete {PROMPT_NAME} and give each row its own prompt"
+    prompt = read_json(path, redo)
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("text"), str) or not prompt["text"].strip() \
+            or not isinstance(prompt.get("alignment"), (list, type(None))):
+        raise CheckpointError(f'{path}: not a default prompt ({{"text": transcript, "alignment": list or null}}); {redo}')
+    audio = Path(model) / PROMPT_AUDIO_NAME
+    if not audio.is_file():
+        raise CheckpointError(f"{path}: its audio {audio} is missing; {redo}")
+    row = {"ref_audio": str(audio.resolve()), "ref_text": prompt["text"]}
+    if prompt["alignment"] is not None:
+        row["ref_alignment"] = prompt["alignment"]
+    return row
