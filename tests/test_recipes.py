@@ -120,6 +120,8 @@ def _recipes() -> dict[str, list[str]]:
 
 
 RECIPES = _recipes()
+# tts voice's fine-tuning composition (tts.voice.RECIPES; the base model's sizes and space come on its command line)
+RECIPES["voice/finetune_aligned"] = [BASE, ALIGNED, "recipes/f5/finetune.yaml"]
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
