@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from tts.corpus.voices import MANY_VOICE_OPTIONS, ManyVoices, VoiceSpecError
 from tts.errors import TTSError
 from tts.io import atomic_write_json
 
@@ -47,7 +48,9 @@ def validate_pipeline(pipeline, where: str) -> dict:
     """Check a pipeline YAML before any stage runs; PipelineError names ``where`` and the first bad key.
 
     Keys: ``corpus`` {hours in (0, 100], seed int >= 0, natural_share in [0, 1], test_share in [0.01, 0.5],
-    test_sentences: a sentence list file}, ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
+    test_sentences: a sentence list file; voices: default | many, and with many the ``tts.corpus.voices.ManyVoices``
+    options heldout, heldout_voices (a list), transforms_per_voice, espeak_voices, unseen_share,
+    references_per_speaker}, ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
     (each of TRAIN_STAGES: {recipe: file or list of files, args: list of strings}), ``bench`` {spec: file},
     ``wer_curve`` (a mapping of WERCallback arguments, optional), ``train_env`` (environment variables for every
     ``tts fit`` run, e.g. ``OMP_WAIT_POLICY: PASSIVE``; names in capitals, values strings; optional), ``scale``
@@ -84,10 +87,24 @@ def validate_pipeline(pipeline, where: str) -> dict:
                 raise bad(key, f"{v!r} is not an integer >= 0")
         elif k == "test_sentences":
             need_file(key, v)
-        else:
-            raise bad(key, "unknown key (allowed: hours, seed, natural_share, test_share, test_sentences)")
+        elif k == "voices":
+            if v not in ("default", "many"):
+                raise bad(key, f"{v!r}: default or many")
+        elif k not in MANY_VOICE_OPTIONS:
+            raise bad(key, "unknown key (allowed: hours, seed, natural_share, test_share, test_sentences, voices, "
+                      f"{', '.join(MANY_VOICE_OPTIONS)})")
     if "hours" not in c:
         raise bad("corpus.hours", "missing")
+    many = {k: v for k, v in c.items() if k in MANY_VOICE_OPTIONS}
+    if c.get("voices") == "many":
+        try:
+            ManyVoices(**many)
+        except VoiceSpecError as e:
+            raise bad("corpus", str(e)) from e
+        if c.get("natural_share") == 1:
+            raise bad("corpus.natural_share", "1 leaves no other voice; voices: many needs it below 1")
+    elif many:
+        raise bad(f"corpus.{next(iter(many))}", "needs voices: many")
     if not isinstance(pipeline["teacher"], str) or not pipeline["teacher"]:
         raise bad("teacher", "a teacher spec string, e.g. whisper-tiny-en")
     if not isinstance(pipeline.get("parallel_vaes", False), bool):
@@ -250,6 +267,11 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         natural += ["--test-share", str(c["test_share"])]
     if c.get("test_sentences"):  # a sentence list (repo-relative) for the test split
         natural += ["--test-sentences", str(_repo_path(c["test_sentences"]))]
+    if c.get("voices", "default") != "default":  # the many-speaker corpus and its options
+        natural += ["--voices", c["voices"]]
+        for k in MANY_VOICE_OPTIONS:
+            if k in c:
+                natural += [f"--{k.replace('_', '-')}", ",".join(c[k]) if k == "heldout_voices" else str(c[k])]
     st.run("corpus", _python_tool,
            ["data", "demo", "--out", str(corpus), "--hours", str(c["hours"]), "--seed", str(c.get("seed", 0)),
             *natural],

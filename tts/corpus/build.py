@@ -45,6 +45,7 @@ from tts.corpus.piper_voice import PiperVoiceMissingError
 from tts.corpus.sentences import SentenceGenerator, load_lexicon, load_sentence_list, words
 from tts.corpus.voices import (
     ESPEAK_VARIANTS,
+    MANY_VOICE_OPTIONS,
     PIPER_SCALES,
     ManyVoices,
     Voice,
@@ -657,8 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     args.natural_share = getattr(args, "natural_share", None)
     if args.natural_share is not None and not 0.0 <= args.natural_share <= 1.0:
         parser.error("--natural-share must be in [0, 1]")
-    many_args = {k: getattr(args, k) for k in ("heldout", "heldout_voices", "transforms_per_voice", "espeak_voices",
-                                               "unseen_share", "references_per_speaker") if hasattr(args, k)}
+    many_args = {k: getattr(args, k) for k in MANY_VOICE_OPTIONS if hasattr(args, k)}
     if "heldout_voices" in many_args:
         many_args["heldout_voices"] = tuple(n.strip() for n in args.heldout_voices.split(",") if n.strip())
     spec = None

@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -472,9 +472,12 @@ class ManyVoices:
             raise bad("unseen_share", u, "a number in [0.05, 0.95]")
         if self.heldout_voices is not None:
             names = self.heldout_voices
-            if isinstance(names, str) or not all(isinstance(n, str) and n for n in names) or not names:
+            if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n for n in names):
                 raise bad("heldout_voices", names, "a nonempty list of base voice ids (e.g. flite-awb)")
             object.__setattr__(self, "heldout_voices", tuple(names))
+
+
+MANY_VOICE_OPTIONS = tuple(f.name for f in fields(ManyVoices))  # also the pipeline's corpus keys
 
 
 @dataclass
