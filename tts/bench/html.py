@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from tts.bench.report import _ci, _ci_pct, _delta, _num, _pct
+from tts.bench.report import _ci, _ci_pct, _delta, _num, _pct, voices_notes, voices_tables
 from tts.bench.written import Written
 from tts.io import atomic_write_text, path_under, read_jsonl
 
@@ -154,6 +154,7 @@ def page_data(report: dict, out_dir: Path, rows: list[dict], utterances: list[di
             "gt": media.url(row.get("gt_audio"), GT_DIR, uid),
             "s": {},
         }
+        entry.update({k: row[k] for k in ("speaker", "seen") if k in row})
         for s in systems:
             per_seed = (results.get(s["name"]) or {}).get("per_seed") or {}
             seeds = []
@@ -242,6 +243,18 @@ def _summary(report: dict) -> str:
             for c in report["comparisons"]
         ]
         parts.append(_table(["a - b"] + [f"WER {a}" for a in asrs] + ["SIM"], rows, "summary comparisons"))
+    if report.get("voices"):
+        voices, tables = report["voices"], voices_tables(report["voices"], asrs)
+        parts.append("<h3>Voice cloning: seen and unseen speakers</h3><ul class=note>")
+        parts += [f"<li>{_e(line)}</li>" for line in voices_notes(voices)]
+        parts.append("</ul><dl class=note>")
+        parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in voices["definitions"].items()]
+        parts.append("</dl><p class=note>Cloning happens where a system's SIM to the prompt on unseen speakers rises "
+                     "above sim_no_cloning toward sim_ceiling. WER in %, SIM in cosine; 95% bootstrap CI.</p>")  # fmt: skip
+        parts.append(_table(*tables["groups"], "summary voices"))
+        if tables["deltas"][1]:
+            parts.append("<h3>Paired deltas per speaker group</h3>")
+            parts.append(_table(*tables["deltas"], "summary voice-deltas"))
     curves = [s for s in report["systems"] if s.get("curve")]
     if curves:
         parts.append("<h3>WER during training</h3>")
@@ -264,6 +277,45 @@ def _summary(report: dict) -> str:
                   for s in failed]  # fmt: skip
         parts.append("</ul>")
     return "\n".join(parts)
+
+
+def _player(src: str | None, label: str) -> str:
+    if not src:
+        return '<span class="missing">no audio</span>'
+    return f'<audio controls preload="none" src="{_e(src)}" title="{_e(label)}"></audio>'
+
+
+def _side_by_side(data: dict, voices: dict | None) -> str:
+    """The unseen-speaker rows as a table: the prompt's player next to the ground truth's (with its SIM to the
+    prompt, the row's ceiling) and each TTS system's output (every seed, with its SIM to the prompt); the
+    no-cloning reference's training speaker named per row; "" when no row is unseen."""
+    unseen = [u for u in data["utts"] if u.get("seen") is False]
+    if not unseen:
+        return ""
+    refs = {r["id"]: r for r in (voices or {}).get("references", [])}
+    systems = [s for s in data["systems"] if s["type"] == "tts"]
+    head = "".join(f"<th>{_e(c)}</th>" for c in ["utterance", "prompt", "ground truth"] + [s["name"] for s in systems])
+    body = []
+    for u in unseen:
+        ref = refs.get(u["id"]) or {}
+        nearest = (f'<br><span class="uid">no-cloning reference: {_e(ref["nearest_training_speaker"])}, SIM '
+                   f'{_num(ref.get("sim_no_cloning"))}</span>' if ref.get("nearest_training_speaker") else "")  # fmt: skip
+        cells = [f'<td><span class="uid">{_e(u["id"])} &middot; speaker {_e(u.get("speaker", "-"))}</span><br>'
+                 f'<span class="text">{_e(u["text"])}</span><br><span class="uid">prompt: '
+                 f'&ldquo;{_e(u["ref_text"])}&rdquo;</span>{nearest}</td>',
+                 f'<td class="prompt"><span class="uid">the prompt</span><br>{_player(u["prompt"], "prompt")}</td>',
+                 f'<td class="gt"><span class="uid">SIM {_num(ref.get("sim_ceiling"))}</span><br>'
+                 f'{_player(u["gt"], "ground truth")}</td>']  # fmt: skip
+        for s in systems:
+            outs = [f'<span class="uid">seed {r["seed"]} &middot; SIM {_num(r["sim"])}</span><br>'
+                    f'{_player(r["audio"], s["name"])}' for r in u["s"].get(s["name"], [])]
+            cells.append(f'<td data-system="{_e(s["name"])}">' + ("<br>".join(outs) or "-") + "</td>")
+        body.append(f'<tr data-id="{_e(u["id"])}">' + "".join(cells) + "</tr>")
+    return (f'<section id="unseen"><h2>Unseen speakers: prompt and output side by side</h2>'
+            f'<p class=note>{len(unseen)} test rows whose speaker was never in training: the prompt the model was '
+            'given, the speaker\'s own recording of the text, and each TTS system\'s output (SIM to the prompt).</p>'
+            f'<div class="scroll"><table class="side"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div></section>")  # fmt: skip
 
 
 def _details(report: dict) -> str:
@@ -332,12 +384,13 @@ def render_html(report: dict, data: dict) -> str:
 <h1>Benchmark report: {_e(report["name"])}</h1>
 <ul class="meta">{"".join(head)}</ul>
 {notes}
-<nav><a href="#summary">Summary</a> · <a href="#plots">Plots</a> · <a href="#utterances">Utterances</a> ·
+<nav><a href="#summary">Summary</a> · {'<a href="#unseen">Unseen speakers</a> · ' if any(u.get("seen") is False for u in data["utts"]) else ""}<a href="#plots">Plots</a> · <a href="#utterances">Utterances</a> ·
 <a href="#protocol">Protocol, models, versions</a> · <a href="report.md">report.md</a> ·
 <a href="report.json">report.json</a></nav>
 <section id="summary"><h2>Summary</h2>
 {_summary(report)}
 </section>
+{_side_by_side(data, report.get("voices"))}
 <section id="plots"><h2>Plots</h2><div class="plots">{plots or "<p>No plots.</p>"}</div></section>
 <section id="utterances"><h2>Utterances</h2>
 <noscript><p>The utterance list is drawn by JavaScript; per-utterance data: utterances.jsonl.</p></noscript>
@@ -392,6 +445,7 @@ del,ins{text-decoration:none;padding:0 2px;border-radius:2px}
 .sub del{color:#888;text-decoration:line-through;background:none}.sub ins{background:#ffd79a}
 del.del{background:#f7b3b3;text-decoration:line-through}ins.ins{background:#b7d4ff;text-decoration:underline}
 .missing{color:#a00;white-space:nowrap}
+.scroll{overflow-x:auto}table.side audio{width:200px}table.side td:first-child{min-width:220px;max-width:420px}
 #controls input[type=number]{width:6em}
 table.models td{white-space:pre-wrap}table.models td:last-child{font:12px monospace;word-break:break-all;min-width:480px}
 dt{font-weight:600}dd{margin:0 0 .4em 1.5em}
@@ -481,7 +535,8 @@ function utterance(u, rank, asr, key) {
   const tb = el("tbody", {class: "utt", "data-id": u.id});
   const ncol = 3 + 2 * D.asr.length;
   const info = el("td", {colspan: String(ncol)});
-  info.append(el("span", {class: "uid"}, "#" + (rank + 1) + " \u00b7 " + u.id + " "), el("span", {class: "text"}, u.text));
+  const who = u.speaker === undefined ? "" : "speaker " + u.speaker + (u.seen === false ? " (unseen)" : "") + " \u00b7 ";
+  info.append(el("span", {class: "uid"}, "#" + (rank + 1) + " \u00b7 " + who + u.id + " "), el("span", {class: "text"}, u.text));
   const v = keyValue(u, key, asr);
   if (key !== "order" && key !== "text") info.append(el("span", {class: "uid"}, "  [" + $("key").selectedOptions[0].text + ": " + (v === null ? "-" : v.toFixed(key.startsWith("sim:") ? 3 : 1)) + "]"));
   info.append(el("br"));

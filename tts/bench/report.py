@@ -34,6 +34,50 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def voices_tables(voices: dict, asrs: list[str]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The voices section's tables as (header, rows) of text, for report.md and report.html: "groups" (per
+    speaker group each system, then the two SIM reference rows) and "deltas" (the comparisons per group)."""
+    head = ["speakers", "system", "n"] + [f"WER {a} (%)" for a in asrs] + ["SIM to prompt"]
+    rows = []
+    for g in voices["groups"]:
+        rows += [[g["speakers"], s["name"], str(s["n"])] + [_ci_pct(s["wer_mean"].get(a)) for a in asrs]
+                 + [_ci(s.get("sim"))] for s in g["systems"]]  # fmt: skip
+        for ref, what in (("sim_ceiling", "same speaker's ground truth"), ("sim_no_cloning", "nearest training speaker")):
+            rows.append([g["speakers"], f"reference {ref} ({what})", str(g[ref]["n"])] + ["-" for _ in asrs]
+                        + [_ci(g[ref])])  # fmt: skip
+    delta_head = ["speakers", "a - b"] + [f"WER {a}" for a in asrs] + ["SIM"]
+    deltas = []
+    for g in voices["groups"]:
+        for c in g["comparisons"]:
+            if c.get("error"):
+                deltas.append([g["speakers"], f"{c['a']} - {c['b']}"] + ["-" for _ in asrs] + [c["error"]])
+            else:
+                deltas.append([g["speakers"], f"{c['a']} - {c['b']}"] + [_delta(c["wer_mean"].get(a)) for a in asrs]
+                              + [_delta(c.get("sim"), 1.0, 3)])  # fmt: skip
+    return {"groups": (head, rows), "deltas": (delta_head, deltas)}
+
+
+def voices_notes(voices: dict) -> list[str]:
+    """The voices section's prose, one item a line: the speakers, the nearest training voices, a failure."""
+    groups = {g["speakers"]: g for g in voices["groups"]}
+    unseen = groups.get("unseen")
+    lines = [f"Unseen speakers (held out of training, {len(voices['unseen_speakers'])}): "
+             + (", ".join(voices["unseen_speakers"]) or "none")]  # fmt: skip
+    if "seen" in groups:
+        lines.append(f"Seen speakers ({len(groups['seen']['speaker_ids'])}): " + (", ".join(groups["seen"]["speaker_ids"]) or "-"))
+    lines.append(f"Training speakers of the no-cloning reference: {voices.get('training_speakers') or 'not given (spec key training_speakers), so no sim_no_cloning'}")
+    if unseen and unseen["nearest_training_speaker"]:
+        lines.append("Nearest training speaker to each unseen speaker's prompts: " + ", ".join(
+            f"{spk} -> {x['speaker']} ({x['prompts']} of {x['of']})" for spk, x in unseen["nearest_training_speaker"].items()))  # fmt: skip
+    if voices.get("error"):
+        lines.append(f"The reference rows could not be computed: {voices['error']['error']}")
+    return lines
+
+
+def _markdown_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def _save_fig(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -208,6 +252,18 @@ def render_markdown(report: dict, plots: list[str]) -> str:
                 continue
             wers = " | ".join(_delta(c["wer_mean"].get(a)) for a in asrs)
             lines += [f"| {c['a']} - {c['b']} | {wers} | {_delta(c.get('sim'), 1.0, 3)} |"]
+    if report.get("voices"):
+        voices, tables = report["voices"], voices_tables(report["voices"], asrs)
+        lines += ["", "## Voice cloning: seen and unseen speakers", ""]
+        lines += [f"- {line}" for line in voices_notes(voices)] + [""]
+        lines += [f"- **{k}**: {v}" for k, v in voices["definitions"].items()] + [""]
+        lines += ["Cloning happens where a system's SIM to the prompt on unseen speakers rises above sim_no_cloning "
+                  "toward sim_ceiling. WER in %, SIM in cosine; 95% bootstrap CI in brackets.", ""]  # fmt: skip
+        lines += _markdown_table(*tables["groups"])
+        if tables["deltas"][1]:
+            lines += ["", "### Paired deltas per speaker group", ""]
+            lines += ["a - b on the group's utterances both have; WER in points (%), SIM in cosine; 95% paired "
+                      "bootstrap CI.", ""] + _markdown_table(*tables["deltas"])  # fmt: skip
     curves = [s for s in report["systems"] if s.get("curve")]
     if curves:
         lines += ["", "## WER during training", ""]

@@ -20,6 +20,9 @@ Output layout (DIR):
   audio/<system>/seed<k>/<id>.wav     synthesized / resynthesized audio (+ results.jsonl with RTF)
   cache/<system>/seed<k>/asr_<name>.jsonl, sim_<name>.jsonl, quality.jsonl
   utterances.jsonl                    per-utterance transcripts and scores
+  summary.json                        with speaker groups (rows with `seen`, or spec training_speakers):
+                                      per group and system n, WER, SIM to the prompt and the two SIM
+                                      reference rows (tts.bench.voices; reference cache in cache/_voices)
   report.md, report.json, wer.png, wer_dist.png, rtf.png (+ wer_curves.png with training curves)
   report.html                         the same with players and marked transcripts (tts.bench.html);
                                       prompts and ground truth linked into audio/_prompt, audio/_gt
@@ -41,6 +44,7 @@ from tts.bench.score import cache_names, score_seed
 from tts.bench.similarity import load_similarity
 from tts.bench.spec import SYSTEM_TYPES, SpecError, load_spec, prepare_spec
 from tts.bench.summarize import build_report, comparisons, system_entries, write_outputs
+from tts.bench.voices import active, cache_file, voices_section
 from tts.bench.written import TOP_FOLDERS, WRITTEN_NAME, Written, clear
 from tts.errors import TTSError
 from tts.io import OutDirError, atomic_write_json, atomic_write_text, out_dir_lock, path_under
@@ -139,7 +143,7 @@ def run_bench(spec: dict, out_dir: str | Path, resume: bool = True) -> dict:
         return _run(spec, rows, out_dir, resume, started)
 
 
-def _unrecorded_outputs(spec: dict, out_dir: Path, asrs: list[ASR], sim_model) -> list[Path]:
+def _unrecorded_outputs(spec: dict, rows: list[dict], out_dir: Path, asrs: list[ASR], sim_model) -> list[Path]:
     """Earlier outputs a run would read back (a synthesis folder's results.jsonl, score caches) that are still
     there after ``clear``: the record does not name them (an older tts bench kept none, or someone else's)."""
     found = []
@@ -148,6 +152,8 @@ def _unrecorded_outputs(spec: dict, out_dir: Path, asrs: list[ASR], sim_model) -
             audio, _, cache_files = _seed_outputs(system, seed, out_dir, asrs, sim_model)
             paths = [*cache_files, *([audio / "results.jsonl"] if audio is not None else [])]
             found += [p for p in paths if p.exists() or p.is_symlink()]
+    if sim_model is not None and active(spec, rows):
+        found += [p for p in [cache_file(out_dir, sim_model.name)] if p.exists() or p.is_symlink()]
     return found
 
 
@@ -165,7 +171,7 @@ def _run(spec: dict, rows: list[dict], out_dir: Path, resume: bool, started: flo
     for top in TOP_FOLDERS:  # a symlinked audio/ or cache/ leading out of out_dir: refused before any work
         path_under(out_dir, top)
     asrs, asr_info, sim_model, sim_info = _load_scorers(spec)
-    if not resume and (stale := _unrecorded_outputs(spec, out_dir, asrs, sim_model)):
+    if not resume and (stale := _unrecorded_outputs(spec, rows, out_dir, asrs, sim_model)):
         raise OutDirError(
             f"--overwrite: {out_dir} holds earlier outputs that {WRITTEN_NAME} does not record, so they were not "
             f"deleted, and this run would read them back: {', '.join(map(str, stale))}. Delete them (or their "
@@ -195,7 +201,8 @@ def _run(spec: dict, rows: list[dict], out_dir: Path, resume: bool, started: flo
     asr_names = [a.name for a in asrs]
     systems_out, utterances = system_entries(spec, results, errors, asr_names)
     pairs = comparisons(spec, results, asr_names)
-    report = build_report(spec, len(rows), asr_info, sim_info, systems_out, pairs, timings, started)
+    voices = voices_section(spec, rows, results, asr_names, sim_model, out_dir, written)
+    report = build_report(spec, len(rows), asr_info, sim_info, systems_out, pairs, timings, started, voices)
     return write_outputs(report, out_dir, rows, utterances, results)
 
 

@@ -84,8 +84,12 @@ class BenchSpec:
     asr: list[dict[str, Any]] = field(default_factory=lambda: [{"backend": "faster-whisper", "model": "base"}])
     similarity: dict[str, Any] | None = field(default_factory=lambda: {"backend": "resemblyzer"})
     baseline: str | None = None
-    # extra paired comparisons [a, b] -> a - b per ASR (WER) and SIM, beside the deltas vs the baseline
+    # extra paired comparisons [a, b] -> a - b per ASR (WER) and SIM, beside the deltas vs the baseline; with
+    # speaker groups (test rows with `seen`) also per group
     comparisons: list[list[str]] = field(default_factory=list)
+    # a JSON file {speaker_id: [wav paths of a few of that training speaker's utterances]} (relative paths against
+    # its folder): the speakers the no-cloning SIM reference picks from (tts.bench.voices); null: no such row
+    training_speakers: str | None = None
 
 
 def _type_name(hint) -> str:
@@ -193,6 +197,7 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     from tts.bench.html import GT_DIR, PROMPT_DIR
     from tts.bench.normalize import DESCRIPTIONS
     from tts.bench.similarity import BACKENDS as SIM_BACKENDS
+    from tts.bench.voices import VOICES_DIR
     from tts.synth import SamplingSettings
 
     problems: list[str] = []
@@ -217,7 +222,8 @@ def check_spec(raw: dict, where: str = "spec") -> tuple[dict, list[str]]:
     for i, name in enumerate(names):
         if not isinstance(name, str):
             continue  # reported by the type check
-        problem = file_name_problem(name) or ("is the report's own folder" if name in (PROMPT_DIR, GT_DIR) else None)
+        own = name in (PROMPT_DIR, GT_DIR, VOICES_DIR)
+        problem = file_name_problem(name) or ("is the report's own folder" if own else None)
         if problem:
             problems.append(f"{where}.systems[{i}]: name {name!r} cannot name its folder audio/<name>: {problem}")
     for name in sorted({n for n in names if names.count(n) > 1}, key=str):
@@ -378,6 +384,8 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     ``speakers`` when given), their audio paths resolved against its folder) or raises SpecError listing every
     problem at once.
     """
+    from tts.bench.voices import read_training_speakers, row_problems
+
     problems: list[str] = []
     spec = _expand(copy.deepcopy(spec), "spec", problems)
     spec, schema_problems = check_spec(spec)
@@ -405,6 +413,10 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
     for key in ("checkpoint", "weights"):
         if sim.get(key) and not Path(sim[key]).exists():
             problems.append(f"spec.similarity ({sim.get('backend')}): {key} {sim[key]} not found")
+    training: dict[str, list[str]] = {}
+    if isinstance(spec.get("training_speakers"), str):
+        training, training_problems = read_training_speakers(spec["training_speakers"])
+        problems += training_problems
     rows: list[dict] = []
     test_list = spec.get("test_list")
     if not isinstance(test_list, str) or not test_list:
@@ -432,6 +444,7 @@ def prepare_spec(spec: dict) -> tuple[dict, list[dict]]:
         rows = rows[: spec.get("max_utterances") or None]
         if not rows:
             problems.append(f"test_list {test_list} has no rows" + (f" of speakers {speakers}" if speakers else ""))
+        problems += row_problems(test_list, rows, training)
         base = Path(test_list).parent
         needs_gt = any(s.get("type") in ("ground_truth", "resynthesis") for s in spec.get("systems") or [])
         systems = spec.get("systems") or []

@@ -209,9 +209,11 @@ def build_report(
     comparisons: list[dict],
     systems_seconds: dict[str, float],
     started: float,
+    voices: dict | None = None,
 ) -> dict:
-    """The report.json dict (``started``: the run's ``time.perf_counter()`` at its start)."""
-    return {
+    """The report.json dict (``started``: the run's ``time.perf_counter()`` at its start; ``voices``: the speaker
+    groups of ``tts.bench.voices``, only when the test list has them)."""
+    report = {
         "name": spec["name"],
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "spec_path": spec.get("spec_path"),
@@ -231,20 +233,27 @@ def build_report(
         "utterances_file": "utterances.jsonl",
         "timings": {"systems_seconds": systems_seconds, "total_seconds": time.perf_counter() - started},
     }
+    if voices is not None:
+        report["voices"] = voices
+    return report
 
 
 def write_outputs(
     report: dict, out_dir: Path, rows: list[dict], utterances: list[dict], results: dict
 ) -> dict:
-    """utterances.jsonl and report.json, then report.md + plots and report.html; returns ``report`` with
-    "report_html" (the page's path) or "report_error" ({"error", "traceback"}: rendering failed) added."""
+    """utterances.jsonl, report.json (and summary.json with speaker groups), then report.md + plots and
+    report.html; returns ``report`` with "report_html" (the page's path) or "report_error" ({"error",
+    "traceback"}: rendering failed) added."""
     from tts.bench.html import write_html
     from tts.bench.report import write_report
+    from tts.bench.voices import summary
 
     atomic_write_text(
         out_dir / "utterances.jsonl", "".join(json.dumps(u, ensure_ascii=False) + "\n" for u in utterances)
     )
     atomic_write_json(out_dir / "report.json", report)  # the scores are safe before any rendering
+    if report.get("voices"):
+        atomic_write_json(out_dir / "summary.json", summary(report))
     try:
         write_report(report, out_dir, utterances)
         report["report_html"] = str(write_html(report, out_dir, rows, utterances, results))
