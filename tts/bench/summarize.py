@@ -27,8 +27,9 @@ from tts.bench.timing import machine_info
 from tts.io import atomic_write_json, atomic_write_text
 
 
-def _num_den(utts: list[dict], ids: list[str], value: str, corpus: tuple[str, str] | None = None):
-    """Per-utterance arrays for the bootstrap, pooled over seeds: mean over seeds, or summed counts."""
+def per_utterance(utts: list[dict], ids: list[str], value: str, corpus: tuple[str, str] | None = None):
+    """Per-utterance arrays (n,) of ``ids`` for the bootstrap, pooled over seeds: (mean of ``value``, None), or
+    with ``corpus`` = (numerator key, denominator key) the summed counts (numerators, denominators)."""
     groups: dict[str, list[dict]] = {}
     for u in utts:
         groups.setdefault(u["id"], []).append(u)
@@ -41,7 +42,7 @@ def _num_den(utts: list[dict], ids: list[str], value: str, corpus: tuple[str, st
     )
 
 
-def _pooled(result: dict | None, key: str) -> dict[str, float]:
+def pooled_by_id(result: dict | None, key: str) -> dict[str, float]:
     """{id: value averaged over seeds} for a per-seed {id: value} map (``sim``)."""
     if result is None:
         return {}
@@ -60,10 +61,10 @@ def compare(a: dict, b: dict, spec: dict, asr_names: list[str]) -> dict:
         ub = [u for u in b["utterances"] if u["asr"] == asr]
         common = sorted({u["id"] for u in ua} & {u["id"] for u in ub})
         out["wer_mean"][asr] = paired_bootstrap(
-            _num_den(ua, common, "wer")[0], _num_den(ub, common, "wer")[0],
+            per_utterance(ua, common, "wer")[0], per_utterance(ub, common, "wer")[0],
             n_boot=spec["n_boot"], seed=spec["bootstrap_seed"],
         )  # fmt: skip
-    sa, sb = _pooled(a, "sim"), _pooled(b, "sim")
+    sa, sb = pooled_by_id(a, "sim"), pooled_by_id(b, "sim")
     common = sorted(set(sa) & set(sb))
     if common:
         out["sim"] = paired_bootstrap(np.array([sa[i] for i in common]), np.array([sb[i] for i in common]),
@@ -81,30 +82,30 @@ def summarize_system(result: dict, spec: dict, asr_names: list[str], base: dict 
         entry: dict = {"n": len(ids), "per_seed": {}}
         for seed in result["seeds"]:
             entry["per_seed"][str(seed)] = aggregate([u for u in utts if u["seed"] == seed])
-        entry["wer_mean"] = bootstrap_ci(_num_den(utts, ids, "wer")[0], None, n_boot, bseed)
+        entry["wer_mean"] = bootstrap_ci(per_utterance(utts, ids, "wer")[0], None, n_boot, bseed)
         entry["wer_corpus"] = bootstrap_ci(
-            *_num_den(utts, ids, "", ("word_errors", "n_words")), n_boot, bseed
+            *per_utterance(utts, ids, "", ("word_errors", "n_words")), n_boot, bseed
         )
-        entry["cer_mean"] = bootstrap_ci(_num_den(utts, ids, "cer")[0], None, n_boot, bseed)
+        entry["cer_mean"] = bootstrap_ci(per_utterance(utts, ids, "cer")[0], None, n_boot, bseed)
         entry["cer_corpus"] = bootstrap_ci(
-            *_num_den(utts, ids, "", ("char_errors", "n_chars")), n_boot, bseed
+            *per_utterance(utts, ids, "", ("char_errors", "n_chars")), n_boot, bseed
         )
         if base is not None and base is not result:
             butts = [u for u in base["utterances"] if u["asr"] == asr]
             common = sorted(set(ids) & {u["id"] for u in butts})
             if common:
                 entry["delta_wer_mean"] = paired_bootstrap(
-                    _num_den(utts, common, "wer")[0],
-                    _num_den(butts, common, "wer")[0],
+                    per_utterance(utts, common, "wer")[0],
+                    per_utterance(butts, common, "wer")[0],
                     n_boot=n_boot,
                     seed=bseed,
                 )
         out["asr"][asr] = entry
-    sims = _pooled(result, "sim")
+    sims = pooled_by_id(result, "sim")
     if sims:
         ids = sorted(sims)
         out["sim"] = bootstrap_ci(np.array([sims[i] for i in ids]), None, n_boot, bseed)
-        bsims = _pooled(base, "sim") if base is not None and base is not result else {}
+        bsims = pooled_by_id(base, "sim") if base is not None and base is not result else {}
         common = sorted(set(ids) & set(bsims))
         if common:
             out["delta_sim"] = paired_bootstrap(

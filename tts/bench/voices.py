@@ -28,7 +28,7 @@ import numpy as np
 from tts.bench.score import cached_map, load16, signature, sim_cache
 from tts.bench.similarity import cosine
 from tts.bench.stats import bootstrap_ci
-from tts.bench.summarize import _num_den, _pooled, compare
+from tts.bench.summarize import compare, per_utterance, pooled_by_id
 from tts.io import path_under
 
 GROUPS = ("seen", "unseen")
@@ -155,8 +155,8 @@ def _system_in_group(result: dict, spec: dict, asr_names: list[str]) -> dict:
     for asr in asr_names:
         utts = [u for u in result["utterances"] if u["asr"] == asr]
         ids = sorted({u["id"] for u in utts})
-        wer[asr] = bootstrap_ci(_num_den(utts, ids, "wer")[0], None, spec["n_boot"], spec["bootstrap_seed"])
-    sims = _pooled(result, "sim")
+        wer[asr] = bootstrap_ci(per_utterance(utts, ids, "wer")[0], None, spec["n_boot"], spec["bootstrap_seed"])
+    sims = pooled_by_id(result, "sim")
     scored = {u["id"] for u in result["utterances"]} | set(sims)
     return {"n": len(scored), "wer_mean": wer, "sim": _ci(list(sims.values()), spec) if sims else None}
 
