@@ -62,6 +62,25 @@ def tiny_f5_export(root: str | Path) -> Path:
     return Path(save(F5Model(net, vocab, f"mel:vocos={vdir}", 93.75, max_duration_s=8.0), root / "f5"))
 
 
+def tiny_aligned_f5_export(root: str | Path, max_duration_s: float = 30.0) -> Path:
+    """A tiny phoneme-aligned F5 export dir (``root/f5``, with a duration head of width 16) on mel with a tiny
+    Vocos (``root/vocos``); seeds torch with 0."""
+    import torch
+
+    from tts.f5.duration import DurationPredictor
+    from tts.f5.export import F5Model, save
+    from tts.text import Vocab
+
+    root = Path(root)
+    torch.manual_seed(0)
+    vdir = tiny_vocos_dir(root / "vocos")
+    vocab = Vocab(kind="phoneme")
+    net = tiny_dit(feat_dim=100, vocab_size=len(vocab))
+    model = F5Model(net, vocab, f"mel:vocos={vdir}", 93.75, max_duration_s, conditioning="aligned",
+                    alignment="phoneme", duration=DurationPredictor(len(vocab), dim=16, layers=1, dropout=0.0))
+    return Path(save(model, root / "f5"))
+
+
 def tiny_vae(decoder=None):
     """``tts.vae.model.SpeechVAE``: a 2-channel DAC encoder and ``decoder`` (default a tiny Vocos decoder)."""
     from tts.vae.model import Encoder, SpeechVAE, VocosDecoder
