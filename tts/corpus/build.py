@@ -4,7 +4,12 @@ Sentences come from the project's grammar (tts.corpus.sentences); each voice is 
 natural piper voice en_US-joe-medium (``tts.corpus.piper_voice``; it carries ``--natural-share`` of
 the utterances, most of the hours) and, for speaker variety, flite, festival (HTS), espeak-ng and (if
 installed) MBROLA. Every sentence is spoken once, by one voice, so train/dev/test are disjoint by
-sentence text. Output in ``--out``:
+sentence text.
+
+``--voices many`` builds the many-speaker corpus instead (``tts.corpus.voices``): every base voice found
+here, each with seeded sox-transformed copies (speaker ids of their own), and whole families held out as
+unseen speakers: the test split (spoken first) has rows of training ("seen") and held-out speakers, and
+no held-out speaker is in train or dev. Output in ``--out``:
 
 - ``wavs/<speaker>/<utt_id>.wav``: 24 kHz mono 16-bit, peak-normalized; the Debian voices' audio is
   lightly trimmed, piper's is kept whole (its alignment covers every sample).
@@ -13,8 +18,11 @@ sentence text. Output in ``--out``:
   voice's supervisions carry ``alignment={"phoneme": [AlignmentItem(symbol, start, duration), ...]}``
   in seconds (piper's espeak-ng IPA symbols, ``^``/``$`` included: the ``tts.text`` phoneme tokenizer's),
   summing to the cut's duration.
-- ``test_list.jsonl``: cross-sentence list (prompt = another utterance of the same speaker).
-- ``corpus.json``: statistics, voices and versions, synthesis speed (x real time).
+- ``test_list.jsonl``: cross-sentence list (prompt = another utterance of the same speaker); with
+  ``--voices many`` each row also says ``seen`` (false: a held-out speaker).
+- ``corpus.json``: statistics, voices and versions, synthesis speed (x real time); with ``--voices many``
+  also ``speaker_info`` ({speaker: base, engine, voice, family, transform, sox_effects, split, utterances,
+  hours, references}), ``heldout_speakers``, ``heldout_families``, ``train_speakers``, ``voices_skipped``.
 - ``dropped.jsonl`` (utterances outside the duration range), ``synth_errors.jsonl`` (failures).
 
 Deterministic for a seed (sentences, voice assignment, splits; piper's audio itself is sampled with
@@ -34,7 +42,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -86,7 +94,7 @@ CANDIDATES = (
     Voice("flite-rms", "flite", "rms", 3),
     Voice("festival-slt-hts", "festival", "cmu_us_slt_arctic_hts", 1),
     Voice("espeak-en-us", "espeak-ng", "en-us", 1),
-    Voice("espeak-en-gb-f3", "espeak-ng", "en-gb+f3", 1),
+    Voice("espeak-en-gb-f3", "espeak-ng", "en-gb+f3", 1),  # espeak-ng ignores variants on en-gb: plain en-gb
     Voice("espeak-en-us-m3", "espeak-ng", "en-us+m3", 1),
     Voice("espeak-en-us-f2", "espeak-ng", "en-us+f2", 1),
     Voice("mbrola-us1", "espeak-ng", "mb-us1", 1),
@@ -500,21 +508,25 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
         if plan is not None:
             source = _Sentences(gen, test_texts or [])
 
-            def speak(sched: list[dict], into: list[dict], until_s: float, listed: bool) -> None:
-                k = 0
-                while total_s < until_s:
-                    sents = source.take(chunk_size(until_s - total_s), listed)
-                    run_chunk(pool, [make_job(out, i, t, sched[(k + j) % len(sched)], prefix=p)
-                                     for j, (p, i, t) in enumerate(sents)], into, until_s)
-                    k += len(sents)
+            def speak(sched: list[dict], into: list[dict], until_s: float, listed: bool, minimum: int,
+                      who: set[str] | None = None) -> None:
+                """Speak sentences in turn by ``sched`` into ``into`` until the corpus holds ``until_s`` seconds and
+                every speaker of ``sched`` (of ``who``, if given) has ``minimum`` utterances there: going on in turn
+                (the shares hold), then with sentences of their own for speakers whose utterances keep failing."""
+                def short() -> list[dict]:
+                    have = Counter(u["speaker"] for u in into)
+                    return [e for e in entries for _ in range(minimum - have[e["speaker"]])]
 
-            def top_up(entries: list[dict], into: list[dict], minimum: int, listed: bool) -> None:
-                """Speak more sentences with each speaker of ``entries`` that has fewer than ``minimum``."""
+                entries = [e for e in {e["speaker"]: e for e in sched}.values() if who is None or e["speaker"] in who]
+                k = 0
+                while total_s < until_s or (k < 4 * len(sched) and short()):
+                    left = until_s - total_s
+                    sents = source.take(chunk_size(left) if left > 0 else 4 * workers, listed)
+                    run_chunk(pool, [make_job(out, i, t, sched[(k + j) % len(sched)], prefix=p)
+                                     for j, (p, i, t) in enumerate(sents)], into, until_s if left > 0 else math.inf)
+                    k += len(sents)
                 for _ in range(5):
-                    have = defaultdict(int)
-                    for u in into:
-                        have[u["speaker"]] += 1
-                    need = [e for e in entries for _ in range(minimum - have[e["speaker"]])]
+                    need = short()
                     if not need:
                         return
                     run_chunk(pool, [make_job(out, i, t, e, prefix=p)
@@ -522,10 +534,9 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
                 raise RuntimeError(f"some speakers have fewer than {minimum} utterances after 5 tries; see "
                                    f"{out / 'synth_errors.jsonl'} and {out / 'dropped.jsonl'}")
 
-            speak(plan.test_schedule, test_kept, test_share * target_s, listed=True)
-            top_up(plan.entries(heldout=True), test_kept, MIN_HELDOUT_UTTS, listed=True)
-            speak(plan.train_schedule, kept, target_s, listed=False)
-            top_up(plan.entries(heldout=False), kept, MIN_TRAIN_UTTS, listed=False)
+            speak(plan.test_schedule, test_kept, test_share * target_s, listed=True, minimum=MIN_HELDOUT_UTTS,
+                  who=set(plan.heldout_speakers))
+            speak(plan.train_schedule, kept, target_s, listed=False, minimum=MIN_TRAIN_UTTS)
         elif test_texts is not None:  # the test split first: the list's sentences in file order
             test_target, index = test_share * target_s, 0
             while total_s < test_target and index < len(test_texts):

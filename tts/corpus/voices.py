@@ -495,10 +495,6 @@ class VoicePlan:
     def heldout_speakers(self) -> list[str]:
         return [s.speaker for s in self.speakers if s.heldout]
 
-    def entries(self, heldout: bool) -> list[dict]:
-        """Schedule entries of the held-out (True) or the training (False) speakers, in inventory order."""
-        return [s.entry(WEIGHT_UNIT) for s in self.speakers if s.heldout == heldout]
-
 
 def plan_voices(spec: ManyVoices, seed: int, natural_share: float) -> VoicePlan:
     """Detect the base voices, make the seeded copies, hold out families, and weight the schedules.
