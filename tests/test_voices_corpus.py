@@ -139,6 +139,9 @@ def test_smoke_many_voice_corpus_holds_out_whole_families_and_lists_seen_and_uns
         if rec["split"] == "train":
             assert 1 <= len(rec["references"]) <= 3
 
+    training = json.loads((out / "training_speakers.json").read_text())  # tts bench's training_speakers
+    assert sorted(training) == sorted(stats["train_speakers"])
+    assert all((out / w).is_file() and w.split("/")[-2] == spk for spk, wavs in training.items() for w in wavs)
     heldout = set(stats["heldout_speakers"])
     for split in ("train", "dev"):
         spk = {c["supervisions"][0]["speaker"] for c in _cuts(out / f"cuts_{split}.jsonl.gz")}

@@ -23,6 +23,8 @@ no held-out speaker is in train or dev. Output in ``--out``:
 - ``corpus.json``: statistics, voices and versions, synthesis speed (x real time); with ``--voices many``
   also ``speaker_info`` ({speaker: base, engine, voice, family, transform, sox_effects, split, utterances,
   hours, references}), ``heldout_speakers``, ``heldout_families``, ``train_speakers``, ``voices_skipped``.
+- ``training_speakers.json`` (``--voices many``): ``{speaker: [wav paths relative to --out]}``, a few training
+  utterances of each training speaker: the benchmark spec's ``training_speakers`` (the no-cloning reference).
 - ``dropped.jsonl`` (utterances outside the duration range), ``synth_errors.jsonl`` (failures).
 
 Deterministic for a seed (sentences, voice assignment, splits; piper's audio itself is sampled with
@@ -611,6 +613,10 @@ def build_corpus(out: str | Path, hours: float = 0.5, seed: int = 0, workers: in
     }
     if plan is not None:
         stats.update(_many_stats(plan, many, splits, rows, seed))
+        # the benchmark's spec key training_speakers (tts.bench.voices): {speaker: [wavs]}, relative to ``out``
+        atomic_write_json(out / "training_speakers.json", {
+            spk: [str(Path(r["audio"]).relative_to(out)) for r in rec["references"]]
+            for spk, rec in stats["speaker_info"].items() if rec["split"] == "train"})
     atomic_write_json(out / "corpus.json", stats)
     return stats
 
