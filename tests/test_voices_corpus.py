@@ -160,3 +160,19 @@ def test_smoke_many_voice_corpus_holds_out_whole_families_and_lists_seen_and_uns
     again = json.loads((out / "corpus.json").read_text())
     assert again["synthesized_now"] == 0 and again["speaker_info"] == info
     assert [json.loads(line) for line in (out / "test_list.jsonl").read_text().splitlines()] == rows
+
+
+def test_a_pipeline_corpus_reaches_the_many_voice_options():
+    import yaml
+
+    from tts.demo import REPO, PipelineError, validate_pipeline
+
+    pipeline = yaml.safe_load((REPO / "recipes" / "smoke" / "pipeline.yaml").read_text())
+    pipeline["corpus"].update(voices="many", heldout=2, heldout_voices=["flite-awb"], transforms_per_voice=1)
+    validate_pipeline(pipeline, "p.yaml")
+    with pytest.raises(PipelineError, match=r"p.yaml: corpus: many voices: unseen_share = 2"):
+        validate_pipeline({**pipeline, "corpus": {**pipeline["corpus"], "unseen_share": 2}}, "p.yaml")
+    with pytest.raises(PipelineError, match=r"corpus.heldout: needs voices: many"):
+        validate_pipeline({**pipeline, "corpus": {"hours": 0.1, "heldout": 3}}, "p.yaml")
+    with pytest.raises(PipelineError, match=r"corpus.natural_share: 1 leaves no other voice"):
+        validate_pipeline({**pipeline, "corpus": {**pipeline["corpus"], "natural_share": 1.0}}, "p.yaml")
