@@ -13,6 +13,7 @@ builtin base it had (``ValueError`` / ``RuntimeError``), so existing ``except`` 
   ``tts.synth.SynthError``, ``tts.bench.spec.SpecError``, ``tts.bench.asr.ASRError``,
   ``tts.bench.similarity.SimilarityError``, ``tts.bench.browser.BrowserError``,
   ``tts.corpus.build.SynthesizerMissingError`` / ``SplitLeakError``,
+  ``tts.corpus.voices.VoiceSpecError`` (a many-voice corpus option that cannot be met),
   ``tts.corpus.piper_voice.PiperVoiceMissingError`` / ``PiperAlignmentError``,
   ``tts.hparams.HyperParameterError`` (a training module's argument out of range),
   ``tts.init_from.InitFromError`` (a model to start training from that does not fit).
