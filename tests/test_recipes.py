@@ -14,6 +14,8 @@ from tts.demo import fit_argv
 
 ROOT = Path(__file__).parent.parent
 SCALES = ("smoke", "demo", "cpu", "mini")
+# pipelines without a flat-recipe history: the voices scale and its smoke-size copy (tests/test_voices_e2e.py)
+NEW_PIPELINES = {"voices": "recipes/voices/pipeline.yaml", "smoke_voices": "recipes/smoke/voices_pipeline.yaml"}
 BASE, ALIGNED = "recipes/f5/base.yaml", "recipes/f5/aligned.yaml"
 
 # The F5 recipes are layered (base, [aligned], space, scale[, the scale's latent batch]); each composition here
@@ -104,7 +106,7 @@ def budget(cfg: dict) -> tuple[str, str]:
 
 
 def pipeline(scale: str) -> dict:
-    return yaml.safe_load((ROOT / "recipes" / scale / "pipeline.yaml").read_text())
+    return yaml.safe_load((ROOT / NEW_PIPELINES.get(scale, f"recipes/{scale}/pipeline.yaml")).read_text())
 
 
 def _recipes() -> dict[str, list[str]]:
@@ -112,7 +114,7 @@ def _recipes() -> dict[str, list[str]]:
     found = {f"{p.parent.name}/{p.stem}": [str(p.relative_to(ROOT))] for p in ROOT.glob("recipes/*/*.yaml")
              if (p.parent.name in ("vae", "vocos") or p.stem in ("vae_semantic", "vocos")) and p.stem != "as_plain"}
     found.update(F5)
-    for scale in SCALES:
+    for scale in (*SCALES, *NEW_PIPELINES):
         for name, stage in pipeline(scale)["train"].items():
             files = [stage["recipe"]] if isinstance(stage["recipe"], str) else stage["recipe"]
             found[f"{scale} pipeline {name}"] = files
@@ -134,7 +136,7 @@ def test_recipe_validates(name):
 def test_every_recipe_file_is_used():
     """No layer lies around unused: each YAML under recipes/ is a pipeline or a file some recipe composes."""
     used = {f for files in RECIPES.values() for f in files}
-    pipelines = {f"recipes/{s}/pipeline.yaml" for s in SCALES}
+    pipelines = {f"recipes/{s}/pipeline.yaml" for s in SCALES} | set(NEW_PIPELINES.values())
     on_disk = {str(p.relative_to(ROOT)) for p in ROOT.glob("recipes/**/*.yaml")}
     assert on_disk - pipelines - used == set()
 
@@ -270,7 +272,7 @@ def test_recipe_dit_block_is_checked_key_by_key(tmp_path, capsys):
     assert "null_text" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("scale", ["smoke", "demo", "cpu", "mini"])
+@pytest.mark.parametrize("scale", ["smoke", "demo", "cpu", "mini", *NEW_PIPELINES])
 def test_pipeline_names_existing_recipes_and_spec(scale):
     spec = pipeline(scale)
     assert set(spec["train"]) == {"vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain"}
@@ -307,6 +309,31 @@ def test_scale_compares_the_aligned_dit_on_three_spaces_with_one_budget(scale):
     else:  # the demo's mixed-voice corpus: only the natural voice's rows have alignments
         assert spec["speakers"] == ["piper-joe"]
     assert ["f5_semantic", "f5_mel"] in spec["comparisons"] and ["f5_semantic", "f5_plain"] in spec["comparisons"]
+
+
+@pytest.mark.parametrize("scale", sorted(NEW_PIPELINES))
+def test_voices_pipelines_train_the_prompt_rate_aligned_dit_on_every_speaker(scale):
+    """The voices scale (and its smoke copy): every cut aligned by tts data align, the many-voice corpus, the
+    aligned DiT with the prompt-rate duration head on three spaces with one size and one budget, sampled with
+    predicted durations; the report's seen / unseen sections need the training speakers file."""
+    spec = pipeline(scale)
+    assert spec["corpus"]["voices"] == "many" and spec["align"]["method"] == "viterbi"
+    recipes = {n: compose(spec["train"][n]["recipe"], f"work/{scale}")
+               for n in ("f5_mel", "f5_semantic", "f5_plain")}
+    extra = {n: spec["train"][n].get("args", []) for n in recipes}
+    assert len({tuple(a) for a in extra.values()}) == 1
+    for name, cfg in recipes.items():
+        init = cfg["model"]["init_args"]
+        assert init["conditioning"] == "aligned"
+        assert init["duration_prompt_rate"] or "--model.init_args.duration_prompt_rate=true" in extra[name]
+    assert len({budget(recipes[n]) for n in recipes}) == 1
+    bench = yaml.safe_load((ROOT / spec["bench"]["spec"]).read_text())
+    assert bench["training_speakers"] == "${run_dir}/corpus/training_speakers.json"
+    assert all(s["durations"] == "predictor" for s in bench["systems"] if s["type"] == "tts")
+    assert ["f5_semantic", "f5_mel"] in bench["comparisons"] and ["f5_semantic", "f5_plain"] in bench["comparisons"]
+    if scale == "voices":
+        assert len(bench["seeds"]) >= 2 and "max_utterances" not in bench
+        assert budget(recipes["f5_mel"]) == ("cpu", "00:00:30:00")
 
 
 def test_a_recipe_layer_swaps_max_time_for_a_cpu_budget(tmp_path):

@@ -28,11 +28,15 @@ from tts.errors import TTSError
 from tts.io import atomic_write_json
 
 REPO = Path(__file__).resolve().parent.parent
-SCALES = ("smoke", "demo", "cpu", "mini")
+SCALES = ("smoke", "demo", "cpu", "voices", "mini")
 
 
 TRAIN_STAGES = ("vae_semantic", "vae_plain", "vocos", "f5_mel", "f5_semantic", "f5_plain")
-PIPELINE_KEYS = {"scale", "corpus", "teacher", "parallel_vaes", "train", "train_env", "bench", "wer_curve"}
+PIPELINE_KEYS = {"scale", "corpus", "align", "teacher", "parallel_vaes", "train", "train_env", "bench", "wer_curve"}
+# ``align``: `tts data align` options (every cut gets the project aligner's phoneme alignment, the F5 features
+# are cut from those manifests); name -> (type, lowest value, choices)
+ALIGN_OPTIONS = {"method": (str, None, ("viterbi", "encoder")), "iterations": (int, 1, None), "states": (int, 1, None),
+                 "steps": (int, 0, None), "max_cuts": (int, 1, None), "seed": (int, 0, None)}
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
@@ -50,7 +54,8 @@ def validate_pipeline(pipeline, where: str) -> dict:
     Keys: ``corpus`` {hours in (0, 100], seed int >= 0, natural_share in [0, 1], test_share in [0.01, 0.5],
     test_sentences: a sentence list file; voices: default | many, and with many the ``tts.corpus.voices.ManyVoices``
     options heldout, heldout_voices (a list), transforms_per_voice, espeak_voices, unseen_share,
-    references_per_speaker}, ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
+    references_per_speaker}, ``align`` (optional: `tts data align` options method, iterations, states, steps,
+    max_cuts, seed; the F5 features then come from its manifests), ``teacher`` (a spec string), ``parallel_vaes`` (bool), ``train``
     (each of TRAIN_STAGES: {recipe: file or list of files, args: list of strings}), ``bench`` {spec: file},
     ``wer_curve`` (a mapping of WERCallback arguments, optional), ``train_env`` (environment variables for every
     ``tts fit`` run, e.g. ``OMP_WAIT_POLICY: PASSIVE``; names in capitals, values strings; optional), ``scale``
@@ -137,6 +142,18 @@ def validate_pipeline(pipeline, where: str) -> dict:
     if pipeline.get("wer_curve") is not None and not isinstance(pipeline["wer_curve"], dict):
         raise bad("wer_curve", "a mapping of tts.f5.callbacks.WERCallback arguments")
     env = pipeline.get("train_env")
+    al = pipeline.get("align")
+    if al is not None:
+        if not isinstance(al, dict):
+            raise bad("align", f"a mapping of tts data align options ({', '.join(ALIGN_OPTIONS)}), or absent")
+        for k, v in al.items():
+            if k not in ALIGN_OPTIONS:
+                raise bad(f"align.{k}", f"unknown key (allowed: {', '.join(ALIGN_OPTIONS)})")
+            kind, lo, choices = ALIGN_OPTIONS[k]
+            if choices is not None and v not in choices:
+                raise bad(f"align.{k}", f"{v!r}: one of {', '.join(choices)}")
+            if kind is int and (not isinstance(v, int) or isinstance(v, bool) or v < lo):
+                raise bad(f"align.{k}", f"{v!r} is not an integer >= {lo}")
     if env is not None:
         if not isinstance(env, dict):
             raise bad("train_env", "a mapping of environment variable names to strings")
@@ -259,7 +276,8 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)
     corpus, feats = out / "corpus", out / "feats"
-    st = Stage(out, total=12)
+    aligned = out / "aligned"
+    st = Stage(out, total=13 if pipeline.get("align") is not None else 12)
     t0 = time.time()
     c = pipeline["corpus"]
     natural = ["--natural-share", str(c["natural_share"])] if "natural_share" in c else []
@@ -277,10 +295,19 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
             *natural],
            out / "logs" / "corpus.log")
     splits = ("train", "dev")
+    # the F5 features are cut from the aligner's manifests when the pipeline aligns (every voice), else the corpus'
+    f5_cuts = corpus
+    if pipeline.get("align") is not None:
+        flags = [a for k, v in pipeline["align"].items() for a in (f"--{k.replace('_', '-')}", str(v))]
+        st.run("align", _python_tool,
+               ["data", "align", "--cuts", *(str(corpus / f"cuts_{s}.jsonl.gz") for s in ("train", "dev", "test")),
+                "--out", str(aligned), *flags], out / "logs" / "align.log")
+        f5_cuts = aligned
 
-    def extract(kind: str, spec_flag: str, spec: str, name: str, extra: tuple[str, ...] = ()) -> None:
+    def extract(kind: str, spec_flag: str, spec: str, name: str, extra: tuple[str, ...] = (),
+                cuts: Path = corpus) -> None:
         for split in splits:
-            _python_tool(["extract", kind, spec_flag, spec, "--cuts", str(corpus / f"cuts_{split}.jsonl.gz"),
+            _python_tool(["extract", kind, spec_flag, spec, "--cuts", str(cuts / f"cuts_{split}.jsonl.gz"),
                           "--out", str(feats / f"{name}_{split}"), *extra], out / "logs" / f"extract_{name}.log")
 
     st.run("teacher features", extract, "teacher", "--teacher", pipeline["teacher"], "teacher")
@@ -317,9 +344,9 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         "semantic": f"latent:vae={vae_sem}",
         "plain": f"latent:vae={vae_plain}",
     }
-    st.run("mel features", extract, "features", "--space", spaces["mel"], "mel")
-    st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic")
-    st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain")
+    st.run("mel features", extract, "features", "--space", spaces["mel"], "mel", (), f5_cuts)
+    st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic", (), f5_cuts)
+    st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain", (), f5_cuts)
 
     def wer_curve_args(name: str) -> list[str]:
         """The WERCallback of a pipeline's ``wer_curve`` block, on this run's test list, writing
@@ -364,7 +391,9 @@ def main(argv: list[str]) -> int:
                    help="smoke: minutes, for tests; demo: <= 30 min on 2 CPU cores (the cpu scale's design in "
                    "small: 3 min of duration-aligned DiT per space); cpu: <= 150 min on 2 CPU cores, natural "
                    "voice, duration-aligned DiT (the scale whose report decides semantic vs plain vs mel); "
-                   "mini: one GPU, <= 10 min")
+                   "voices: <= 150 min on 2 CPU cores, 48 training and 18 held-out speakers, every voice aligned "
+                   "by the project's aligner, prompts from unseen speakers, predicted durations (WER and SIM to "
+                   "the prompt: does cloning happen); mini: one GPU, <= 10 min")
     p.add_argument("--out", default=None, help="output folder (default work/<scale>)")
     p.add_argument("--pipeline", default=None, help="pipeline YAML (default recipes/<scale>/pipeline.yaml); checked before any stage runs "
                    "(tts.demo.validate_pipeline lists its keys and ranges)")
