@@ -31,6 +31,7 @@ import math
 import random
 import shlex
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -290,6 +291,22 @@ def fit_overrides(base: Base, settings: VoiceSettings) -> list[str]:
     return args
 
 
+def show_cpu_minutes(stop: threading.Event, budget_s: float, every_s: float = 30.0) -> None:
+    """Until ``stop``: every ``every_s`` print the CPU minutes this process's children (the ``tts fit`` run and its
+    data workers) have used, start-up included (the budget counts from the first step)."""
+    import psutil
+
+    while not stop.wait(every_s):
+        used = 0.0
+        for child in psutil.Process().children(recursive=True):
+            try:
+                t = child.cpu_times()
+            except psutil.Error:
+                continue
+            used += t.user + t.system
+        print(f"  fine-tuning: ~{used / 60:.1f} of {budget_s / 60:g} CPU minutes used", flush=True)
+
+
 def budget_used(ckpt_path: Path) -> tuple[int, float | None]:
     """(optimizer steps, CPU seconds used) of a fine-tuning checkpoint."""
     from tts.io import load_checkpoint
@@ -483,13 +500,16 @@ def _run(settings: VoiceSettings, out: Path, command: str) -> dict:
 
     def do_finetune() -> dict:
         print(f"  fine-tuning for {settings.minutes:g} CPU minutes; progress in {fit_log}", flush=True)
-        started = time.time()
+        started, stop = time.time(), threading.Event()
+        threading.Thread(target=show_cpu_minutes, args=(stop, settings.minutes * 60), daemon=True).start()
         try:
             last = Path(fit("finetune", recipes, overrides, out, env={"OMP_WAIT_POLICY": "PASSIVE"}))
         except RuntimeError as e:
             tail = [line for line in fit_log.read_text(errors="replace").splitlines() if line.strip()] \
                 if fit_log.is_file() else []  # fmt: skip
             raise VoiceError(f"fine-tuning failed: {tail[-1] if tail else e} (log: {fit_log})") from e
+        finally:
+            stop.set()
         steps, cpu = budget_used(last)
         return {"checkpoint": str(last), "steps": steps, "cpu_seconds": cpu, "wall_seconds": time.time() - started}
 
