@@ -323,6 +323,18 @@ def eval_rows(cuts: dict, ids: list[str], prompt: dict) -> list[dict]:
              **prompt} for i in ids]  # fmt: skip
 
 
+def eval_spec(name: str, test_list: Path, base: str, model: Path, wer: bool) -> dict:
+    """The ``tts bench`` spec of the evaluation: the recordings (ceiling), the base and the fine-tuned model, the
+    TTS rows sampled as ``tts synth`` does by default; Whisper base only when ``wer``, GE2E SIM always."""
+    tts = {"type": "tts", "nfe": 32, "cfg": 2.0, "sway": -1.0, "speed": 1.0, "durations": "predictor"}
+    return {"name": f"voice {name}", "test_list": str(test_list), "seeds": [0], "asr": [EVAL_ASR] if wer else [],
+            "similarity": EVAL_SIMILARITY, "baseline": "base", "device": "cpu",
+            "notes": "tts voice: the voice's own recordings (ceiling), the base model and the fine-tuned one, "
+                     "each TTS row prompted with the default prompt (OUT/model/prompt.wav)",
+            "systems": [{"name": "recordings", "type": "ground_truth"}, {"name": "base", "model": base, **tts},
+                        {"name": "fine_tuned", "model": str(model), **tts}]}  # fmt: skip
+
+
 def summarize(report: dict, held_out: bool) -> dict:
     """The figures report.md shows: per system the WER (mean of utterances, 95% CI) and SIM to the prompt."""
     out = {}
@@ -539,15 +551,8 @@ def _run(settings: VoiceSettings, out: Path, command: str) -> dict:
 
         rows = eval_rows(screened["cuts"], eval_ids, prompt_row)
         atomic_write_text(data / "eval_list.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        tts = {"type": "tts", "nfe": 32, "cfg": 2.0, "sway": -1.0, "speed": 1.0, "durations": "predictor"}
-        spec = {"name": f"voice {settings.name}", "test_list": str(data / "eval_list.jsonl"), "seeds": [0],
-                "asr": [EVAL_ASR] if held else [], "similarity": EVAL_SIMILARITY, "baseline": "base", "device": "cpu",
-                "notes": "tts voice: the voice's own recordings (ceiling), the base model and the fine-tuned one, "
-                         "each TTS row prompted with the default prompt (OUT/model/prompt.wav)",
-                "systems": [{"name": "recordings", "type": "ground_truth"},
-                            {"name": "base", "model": base.path, **tts},
-                            {"name": "fine_tuned", "model": str(model_dir), **tts}]}  # fmt: skip
-        bench = run_bench(spec, out / "eval")
+        bench = run_bench(eval_spec(settings.name, data / "eval_list.jsonl", base.path, model_dir, bool(held)),
+                          out / "eval")  # fmt: skip
         return {"held_out": bool(held), "utterances": len(rows), "asr": "Whisper base" if held else None,
                 "similarity": "GE2E (resemblyzer)", "report": str(out / "eval" / "report.md"),
                 "systems": summarize(bench, bool(held))}  # fmt: skip
