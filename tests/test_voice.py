@@ -157,6 +157,9 @@ def test_a_rerun_with_other_settings_is_refused_naming_them(tmp_path):
         main(["--audio", str(rec), "--base", str(base), "--out", str(out), "--minutes", "2"])
     with pytest.raises(VoiceError, match=r"other settings \(minutes: 2.0 there, 3.0 now\)"):
         main(["--audio", str(rec), "--base", str(base), "--out", str(out), "--minutes", "3"])
+    (rec / "new.txt").write_text("A recording added since.")
+    with pytest.raises(VoiceError, match=r"other settings \(the recordings in --audio changed"):
+        main(["--audio", str(rec), "--base", str(base), "--out", str(out), "--minutes", "2"])
 
 
 # ---- tts synth and the default prompt ------------------------------------------------------------------------

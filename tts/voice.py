@@ -84,7 +84,6 @@ class VoiceSettings:
     prompt: str | None = None
     min_seconds: float = 1.0
     max_seconds: float = 15.0
-    space: str | None = None
     seed: int = 0
 
     def problems(self) -> list[str]:
@@ -228,10 +227,10 @@ class Base:
     frame_rate: float
 
 
-def read_base(path: str, space: str | None) -> Base:
-    """The base model at ``path`` (an F5 export dir or F5Module checkpoint) and its feature space (``space``
-    overrides the one it names); VoiceError when either cannot be loaded or the model cannot be fine-tuned
-    here (an aligned model of another alignment than the aligner's phonemes)."""
+def read_base(path: str) -> Base:
+    """The base model at ``path`` (an F5 export dir or F5Module checkpoint) and the feature space it names;
+    VoiceError when either cannot be loaded or the model cannot be fine-tuned here (an aligned model of another
+    alignment than the aligner's phonemes)."""
     from tts.f5 import load
     from tts.features import load_space
     from tts.io import CheckpointError
@@ -245,18 +244,29 @@ def read_base(path: str, space: str | None) -> Base:
     if model.conditioning == "aligned" and model.alignment != "phoneme":
         raise VoiceError(f"--base {path} is aligned on {model.alignment!r}: tts voice aligns phonemes "
                          "(tts data align); use a phoneme-aligned or a filler model")  # fmt: skip
-    spec = space or model.space
     try:
-        fspace = load_space(spec)
+        load_space(model.space)
     except (TTSError, OSError, ValueError) as e:
-        raise VoiceError(f"feature space {spec!r} of --base {path} cannot be loaded: {e}. Pass --space SPEC "
-                         "naming where its VAE or vocoder is now") from e  # fmt: skip
-    if fspace.dim != model.net.feat_dim or abs(fspace.frame_rate - model.frame_rate) > 1e-6:
-        raise VoiceError(f"--space {spec}: {fspace.dim} x {fspace.frame_rate:g} Hz features, the model's are "
-                         f"{model.net.feat_dim} x {model.frame_rate:g} Hz")  # fmt: skip
-    return Base(str(Path(path).resolve()), spec, model.vocab, model.conditioning, model.alignment,
+        where = Path(path) / "config.json" if Path(path).is_dir() else path
+        raise VoiceError(f"--base {path}: its feature space {model.space!r} cannot be loaded ({e}); its VAE or "
+                         f"vocoder must be where {where} says") from e  # fmt: skip
+    return Base(str(Path(path).resolve()), model.space, model.vocab, model.conditioning, model.alignment,
                 dict(model.net.args), model.duration.args if model.duration is not None else None,
                 model.max_duration_s, model.frame_rate)  # fmt: skip
+
+
+def recordings_digest(audio: Path) -> str:
+    """A digest of the recordings' names, sizes and modification times (a folder's files; a list file's bytes and
+    the files it names are not followed): a rerun on changed recordings is not a resume."""
+    import hashlib
+
+    files = sorted(p for p in audio.iterdir() if p.is_file() and not p.name.startswith(".")) if audio.is_dir() \
+        else [audio]  # fmt: skip
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:16]
 
 
 def check_settings(out: Path, settings: dict) -> None:
@@ -264,8 +274,9 @@ def check_settings(out: Path, settings: dict) -> None:
     path = out / SETTINGS_NAME
     if path.is_file():
         earlier = read_json(path, f"delete {out} to start over").get("settings", {})
-        diff = [f"{k}: {earlier.get(k)!r} there, {settings.get(k)!r} now" for k in sorted(set(earlier) | set(settings))
-                if earlier.get(k) != settings.get(k)]  # fmt: skip
+        diff = [f"{k}: {earlier.get(k)!r} there, {settings.get(k)!r} now" if k != "recordings" else
+                "the recordings in --audio changed (files added, removed or rewritten)"
+                for k in sorted(set(earlier) | set(settings)) if earlier.get(k) != settings.get(k)]  # fmt: skip
         if diff:
             raise VoiceError(f"{out} holds a run made with other settings ({'; '.join(diff)}): use another --out, or "
                              "delete it to start over")  # fmt: skip
@@ -413,11 +424,12 @@ def _run(settings: VoiceSettings, out: Path, command: str) -> dict:
     from tts.f5.export import PROMPT_AUDIO_NAME, PROMPT_NAME, load_prompt
 
     t0 = time.time()
-    base = read_base(settings.base, settings.space)
+    base = read_base(settings.base)
     if settings.max_seconds > base.max_duration_s / 2:
         raise VoiceError(f"--max-seconds {settings.max_seconds:g}: the base model speaks at most "
                          f"{base.max_duration_s:g} s with its prompt; use at most {base.max_duration_s / 2:g}")  # fmt: skip
-    record = {**asdict(settings), "audio": str(Path(settings.audio).resolve()), "base": base.path, "space": base.space}
+    record = {**asdict(settings), "audio": str(Path(settings.audio).resolve()), "base": base.path, "space": base.space,
+              "recordings": recordings_digest(Path(settings.audio))}
     check_settings(out, record)
     aligned = base.conditioning == "aligned"
     st = Stage(out, total=7 if aligned else 6)
@@ -607,8 +619,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-seconds", type=float, default=1.0, help="shorter recordings are skipped, 0.3-10 (default 1)")
     p.add_argument("--max-seconds", type=float, default=15.0, help="longer recordings are skipped, 1-30 and at most "
                    "half the base model's longest (default 15)")
-    p.add_argument("--space", default=None, help="the base model's feature space spec, when its VAE or vocoder has "
-                   "moved (default: the one the model names)")
     p.add_argument("--seed", type=int, default=0, help="held-out draw, aligner and training seed, 0 to 2^31-1 (default 0)")
     return p
 
@@ -617,8 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     a = build_parser().parse_args(argv)
     settings = VoiceSettings(audio=a.audio, base=a.base, minutes=a.minutes, held_out=a.held_out, name=a.name,
-                             prompt=a.prompt, min_seconds=a.min_seconds, max_seconds=a.max_seconds, space=a.space,
-                             seed=a.seed)  # fmt: skip
+                             prompt=a.prompt, min_seconds=a.min_seconds, max_seconds=a.max_seconds, seed=a.seed)  # fmt: skip
     out = Path(a.out)
     report = run_voice(settings, out, "tts voice " + " ".join(argv))
     print(Path(out / "report.md").read_text(encoding="utf-8").split("\n\nPer utterance")[0])
