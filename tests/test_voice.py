@@ -162,6 +162,25 @@ def test_a_rerun_with_other_settings_is_refused_naming_them(tmp_path):
         main(["--audio", str(rec), "--base", str(base), "--out", str(out), "--minutes", "2"])
 
 
+def test_the_fit_takes_sizes_vocabulary_and_space_from_the_base_and_the_budget_from_minutes(tmp_path):
+    from factories import tiny_f5_export
+
+    from tts.voice import fit_overrides, read_base
+
+    settings = VoiceSettings(audio="x", base="y", minutes=2.5, seed=3)
+    aligned = read_base(str(tiny_aligned_f5_export(tmp_path / "a")))
+    args = dict(a.split("=", 1) for a in fit_overrides(aligned, settings, tmp_path / "vocab.json"))
+    assert json.loads(args["--model.init_args.dit"]) == aligned.network
+    assert args["--model.init_args.init_from"] == aligned.path and args["--model.init_args.space"] == aligned.space
+    assert args["--model.init_args.vocab"] == args["--data.init_args.vocab"] == str(tmp_path / "vocab.json")
+    assert (args["--model.init_args.duration_dim"], args["--model.init_args.duration_layers"]) == ("16", "1")
+    assert json.loads(args["--trainer.callbacks+"])["init_args"]["max_cpu_time"] == 150.0
+    assert args["--seed_everything"] == "3"
+    assert args["--data.init_args.max_frames_per_batch"] == str(round(42.7 * 93.75))
+    filler = read_base(str(tiny_f5_export(tmp_path / "f")))
+    assert not any("init_args.duration_" in a for a in fit_overrides(filler, settings, tmp_path / "vocab.json"))
+
+
 # ---- tts synth and the default prompt ------------------------------------------------------------------------
 def test_tts_synth_rows_without_a_prompt_use_the_models_default_prompt(tmp_path):
     from tts.synth import read_list

@@ -16,7 +16,8 @@ builtin base it had (``ValueError`` / ``RuntimeError``), so existing ``except`` 
   ``tts.corpus.voices.VoiceSpecError`` (a many-voice corpus option that cannot be met),
   ``tts.corpus.piper_voice.PiperVoiceMissingError`` / ``PiperAlignmentError``,
   ``tts.hparams.HyperParameterError`` (a training module's argument out of range),
-  ``tts.init_from.InitFromError`` (a model to start training from that does not fit).
+  ``tts.init_from.InitFromError`` (a model to start training from that does not fit),
+  ``tts.voice.VoiceError`` (a ``tts voice`` run that cannot go on: a setting, the recordings, the base model).
 """
 
 from __future__ import annotations

@@ -284,14 +284,16 @@ def check_settings(out: Path, settings: dict) -> None:
     atomic_write_json(path, {"settings": settings})
 
 
-def fit_overrides(base: Base, settings: VoiceSettings) -> list[str]:
-    """The ``tts fit`` arguments that the base model, the data and the budget fix (after RECIPES)."""
+def fit_overrides(base: Base, settings: VoiceSettings, vocab: Path) -> list[str]:
+    """The ``tts fit`` arguments that the base model (its vocabulary saved at ``vocab``), the data and the budget
+    fix (after RECIPES)."""
     from tts.f5.dit import DiTConfig
 
     dit = {k: v for k, v in base.network.items() if k in DiTConfig.__dataclass_fields__}
     budget = {"class_path": "tts.budget.CPUTimeBudget", "init_args": {"max_cpu_time": round(settings.minutes * 60, 3)}}
     args = [f"--model.init_args.init_from={base.path}", f"--model.init_args.space={base.space}",
             f"--model.init_args.dit={json.dumps(dit)}", f"--model.init_args.max_duration_s={base.max_duration_s}",
+            f"--model.init_args.vocab={vocab}", f"--data.init_args.vocab={vocab}",
             f"--data.init_args.max_frames_per_batch={round(BATCH_AUDIO_S * base.frame_rate)}",
             f"--data.init_args.max_duration={settings.max_seconds}", f"--seed_everything={settings.seed}",
             "--trainer.callbacks+=" + json.dumps(budget)]  # fmt: skip
@@ -519,7 +521,8 @@ def _run(settings: VoiceSettings, out: Path, command: str) -> dict:
                                                                "--out", str(feats)], "extracting features"),
           feats / "cuts.jsonl.gz")  # fmt: skip
     recipes = [r for r in RECIPES if aligned or not r.endswith("aligned.yaml")]
-    overrides = fit_overrides(base, settings)
+    base.vocab.save(data / "vocab.json")
+    overrides = fit_overrides(base, settings, data / "vocab.json")
     fit_log = logs / "fit_finetune.log"
 
     def do_finetune() -> dict:
