@@ -127,6 +127,12 @@ def test_a_bad_setting_or_a_missing_folder_is_one_line_from_tts(tmp_path, capsys
     assert len(err.splitlines()) == 1 and "--audio" in err and "none: not found" in err
 
 
+def test_one_recording_instead_of_its_folder_is_refused(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(2.0), SR)
+    with pytest.raises(VoiceError, match="a.wav is one recording: give the folder"):
+        main(["--audio", str(tmp_path / "a.wav"), "--base", "b", "--out", str(tmp_path / "o")])
+
+
 def test_a_base_that_is_not_an_f5_model_is_refused_naming_it(tmp_path):
     (tmp_path / "rec").mkdir()
     with pytest.raises(VoiceError, match="--base .*notamodel: not found"):

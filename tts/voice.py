@@ -413,6 +413,9 @@ def run_voice(settings: VoiceSettings, out: Path, command: str) -> dict:
     audio = Path(settings.audio)
     if not audio.exists():
         raise VoiceError(f"--audio {audio}: not found (a folder of name.wav + name.txt, or an audio|text|speaker list)")
+    if audio.suffix.lower() in AUDIO_SUFFIXES:
+        raise VoiceError(f"--audio {audio} is one recording: give the folder that holds it and the others, each "
+                         "name.wav beside its name.txt")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with out_dir_lock(out, LOCK_NAME, "tts voice"):
         return _run(settings, out, command)
