@@ -7,6 +7,7 @@ would create never appears."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,10 @@ def test_f5_export_whose_space_names_an_evil_vae_folder_runs_nothing(model_copy,
 
 def test_vocos_folder_config_yaml_with_a_foreign_class_runs_nothing(model_copy, tmp_path, capsys):
     marker = tmp_path / "MARKER"
-    vocos = Path(json.loads((model_copy / "config.json").read_text())["space"].split("vocos=", 1)[1])
+    config = json.loads((model_copy / "config.json").read_text())
+    shared = Path(config["space"].split("vocos=", 1)[1])  # the session's model's Vocos: copied, never edited
+    vocos = Path(shutil.copytree(shared, tmp_path / "vocos_copy"))
+    (model_copy / "config.json").write_text(json.dumps({**config, "space": f"mel:vocos={vocos}"}))
     cfg = yaml.safe_load((vocos / "config.yaml").read_text())
     cfg["feature_extractor"] = payload(marker)
     (vocos / "config.yaml").write_text(yaml.safe_dump(cfg))
