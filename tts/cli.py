@@ -297,11 +297,8 @@ def lightning_cli(argv: list[str]) -> int:
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"parser_mode": RECIPE_MODE},
         )
-    except TTSError as e:  # a checkpoint that cannot be resumed from, or one naming a class it may not build
-        print(f"tts {argv[0]}: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:  # jsonargparse wraps what a constructor raises (a setting out of its range)
-        cause = _project_error(e)
+    except (TTSError, ValueError) as e:  # ours (a checkpoint that cannot be resumed from, ...), or jsonargparse's
+        cause = _project_error(e)  # wrapper of what a constructor raised (a setting out of its range)
         if cause is None:
             raise
         print(f"tts {argv[0]}: {cause}", file=sys.stderr)

@@ -344,9 +344,9 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         "semantic": f"latent:vae={vae_sem}",
         "plain": f"latent:vae={vae_plain}",
     }
-    st.run("mel features", extract, "features", "--space", spaces["mel"], "mel", (), f5_cuts)
-    st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic", (), f5_cuts)
-    st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain", (), f5_cuts)
+    st.run("mel features", extract, "features", "--space", spaces["mel"], "mel", cuts=f5_cuts)
+    st.run("semantic latents", extract, "features", "--space", spaces["semantic"], "semantic", cuts=f5_cuts)
+    st.run("plain latents", extract, "features", "--space", spaces["plain"], "plain", cuts=f5_cuts)
 
     def wer_curve_args(name: str) -> list[str]:
         """The WERCallback of a pipeline's ``wer_curve`` block, on this run's test list, writing

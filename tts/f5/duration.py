@@ -97,18 +97,14 @@ class DurationPredictor(nn.Module):
         """Predicted real-valued frames per token (K,) for one utterance's ids (K,); ``rate``: the prompt's
         frames per token (used by a ``prompt_rate`` predictor)."""
         device = self.embed.weight.device
-        log_rate = torch.tensor([log_frames_per_token(rate)], device=device) if self.rate is not None else None
-        if self.rate is not None and rate is None:
-            raise ValueError("this duration predictor needs the prompt's rate (frames per token)")
+        log_rate = None if rate is None else log_frames_per_token(torch.tensor([float(rate)], device=device))
         log_d = self(ids.unsqueeze(0).to(device), None, log_rate)[0].float()
         return torch.expm1(log_d).clamp(min=0).cpu()
 
 
-def log_frames_per_token(rate: float | torch.Tensor):
+def log_frames_per_token(rate: torch.Tensor) -> torch.Tensor:
     """The rate input: log of frames per token, floored at 0.1 frame (a prefix of sub-frame tokens)."""
-    if isinstance(rate, torch.Tensor):
-        return rate.clamp_min(0.1).log()
-    return float(torch.tensor(max(float(rate), 0.1)).log())
+    return rate.clamp_min(0.1).log()
 
 
 def prefix_log_rate(
@@ -142,9 +138,7 @@ def predict_counts(
     if speed <= 0:
         raise ValueError(f"speed must be > 0, got {speed}")
     k = len(prompt_ids)
-    rate = None
-    if predictor.rate is not None:  # the prompt's speaking rate: its frames per token
-        rate = float(prompt_counts.sum()) / max(k, 1) if prompt_counts is not None else n_prompt / max(k, 1)
+    rate = n_prompt / max(k, 1) if predictor.rate is not None else None  # the prompt's frames per token
     d = predictor.frames(torch.tensor(prompt_ids + gen_ids, dtype=torch.long), rate)
     pc = prompt_counts if prompt_counts is not None else frames_from_durations(d[:k], total=n_prompt)
     gc = frames_from_durations(d[k:] / speed)
