@@ -17,6 +17,7 @@ from robust_helpers import assert_valid_wav, errors_of, good_rows, run, synth_ar
 
 import tts.audio
 import tts.synth
+import tts.synth.outdir
 from tts.io import out_dir_lock, read_jsonl
 
 
@@ -254,7 +255,7 @@ def test_disk_full_while_saving_a_wav_names_the_line_stops_and_resumes(f5_model,
 def test_disk_full_while_writing_settings_is_one_line_and_leaves_no_outputs(f5_model, tmp_path, capsys, monkeypatch):
     lst = write_list(tmp_path / "list.jsonl", good_rows(write_wav(tmp_path / "ref.wav")))
     out = tmp_path / "out"
-    monkeypatch.setattr(tts.synth, "atomic_write_json", lambda path, obj: Path("/dev/full").write_text(json.dumps(obj)))
+    monkeypatch.setattr(tts.synth.outdir, "atomic_write_json", lambda path, obj: Path("/dev/full").write_text(json.dumps(obj)))
     rc, text = run(synth_argv(f5_model, lst, out), capsys)
     assert rc == 2 and "disk full" in text and "settings.json" in text and "Traceback" not in text, text
     assert not list(out.glob("*.wav")) and not read_jsonl(out / "results.jsonl")
@@ -263,14 +264,14 @@ def test_disk_full_while_writing_settings_is_one_line_and_leaves_no_outputs(f5_m
 
 
 def test_writable_check_writes_bytes_so_a_full_disk_is_refused_before_the_model_loads(tmp_path, capsys, monkeypatch):
-    real_mkstemp = tts.synth.tempfile.mkstemp
+    real_mkstemp = tts.synth.outdir.tempfile.mkstemp
 
     def mkstemp_on_a_full_disk(**kw):  # the probe file exists, but its bytes go to /dev/full
         fd, path = real_mkstemp(**kw)
         os.close(fd)
         return os.open("/dev/full", os.O_WRONLY), path
 
-    monkeypatch.setattr(tts.synth.tempfile, "mkstemp", mkstemp_on_a_full_disk)
+    monkeypatch.setattr(tts.synth.outdir.tempfile, "mkstemp", mkstemp_on_a_full_disk)
     lst = write_list(tmp_path / "list.jsonl", good_rows(write_wav(tmp_path / "ref.wav")))
     out = tmp_path / "out"
     rc, text = run(synth_argv(tmp_path / "no_model_needed", lst, out), capsys)

@@ -154,7 +154,9 @@ class WERCallback(pl.Callback):
     @torch.no_grad()
     def synthesize(self, pl_module, space) -> tuple[dict, list[dict]]:
         """{id: waveform at the space's rate} and the error rows of the utterances that failed."""
-        from tts.synth import make_batches, prepare, read_list, synthesize_batch
+        from tts.synth import SamplingSettings, make_batches, prepare, read_list, synthesize_batch
+
+        sampling = SamplingSettings(nfe=self.nfe, cfg=self.cfg, sway=self.sway, seed=self.seed, durations=self.durations)
 
         items, _ = read_list(self.utterances)
         items = items[: self.max_utterances]
@@ -166,11 +168,11 @@ class WERCallback(pl.Callback):
         try:
             ready, errors = [], []
             for it in items:
-                reason = prepare(it, model, space, 1.0, self.durations)
+                reason = prepare(it, model, space, sampling)
                 (errors.append({"id": it.id, "reason": reason}) if reason else ready.append(it))
             wavs = {}
             for batch in make_batches(ready, 16000):
-                out = synthesize_batch(batch, model, space, self.nfe, self.cfg, self.sway, self.seed, "euler")
+                out = synthesize_batch(batch, model, space, sampling)
                 wavs.update({it.id: w for it, w in zip(batch, out)})
         finally:
             for m, mode in zip(nets, modes):
