@@ -15,8 +15,8 @@ def _specific_errors():
     from tts.corpus.build import SplitLeakError, SynthesizerMissingError
     from tts.corpus.piper_voice import PiperAlignmentError, PiperVoiceMissingError
     from tts.data.align import AlignerError
+    from tts.data.alignment import AlignmentError
     from tts.data.datamodule import DataError, ManifestNotFoundError
-    from tts.f5.aligned import AlignmentError
     from tts.io import OutDirError, UnsafePathError
     from tts.synth import SynthError
     from tts.text import PhonemizerMissingError, TextError, UnknownCharacterError, UnknownSymbolError

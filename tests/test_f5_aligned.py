@@ -13,11 +13,7 @@ from factories import tiny_vocos_dir, with_even_alignments
 from lhotse import load_manifest
 
 from tts.cli import lightning_cli
-from tts.data.cache import extract_to_cache
-from tts.data.datamodule import UtteranceDataModule
-from tts.f5 import export, load
-from tts.f5.aligned import (
-    aligned_batch,
+from tts.data.alignment import (
     alignment_frames,
     default_vocab,
     expand,
@@ -25,6 +21,10 @@ from tts.f5.aligned import (
     list_alignment,
     symbol_ids,
 )
+from tts.data.cache import extract_to_cache
+from tts.data.datamodule import UtteranceDataModule
+from tts.f5 import export, load
+from tts.f5.aligned import aligned_batch
 from tts.f5.duration import DurationPredictor, predict_counts
 from tts.features.mel import MelSpace
 from tts.io import read_jsonl

@@ -8,7 +8,7 @@ builtin base it had (``ValueError`` / ``RuntimeError``), so existing ``except`` 
 - ``CheckpointError`` (here; also ``tts.io.CheckpointError``): a checkpoint or export file that is
   missing, truncated, not weights-only, or not the kind the loader expects ("not a checkpoint").
 - ``tts.audio.AudioError``, ``tts.text.TextError`` (``UnknownCharacterError``, ``UnknownSymbolError``),
-  ``tts.text.PhonemizerMissingError``, ``tts.data.align.AlignerError``, ``tts.f5.aligned.AlignmentError``,
+  ``tts.text.PhonemizerMissingError``, ``tts.data.align.AlignerError``, ``tts.data.alignment.AlignmentError``,
   ``tts.data.datamodule.ManifestNotFoundError`` / ``DataError``, ``tts.io.UnsafePathError`` / ``OutDirError``,
   ``tts.synth.SynthError``, ``tts.bench.spec.SpecError``, ``tts.bench.asr.ASRError``,
   ``tts.bench.similarity.SimilarityError``, ``tts.bench.browser.BrowserError``,

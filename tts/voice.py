@@ -549,7 +549,7 @@ def _run(settings: VoiceSettings, out: Path, command: str) -> dict:
 
     def do_export() -> dict:
         from tts.audio import read_audio
-        from tts.f5.aligned import list_alignment
+        from tts.data.alignment import list_alignment
         from tts.f5.export import export, save_prompt
 
         export(last, model_dir)

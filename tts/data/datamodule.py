@@ -10,7 +10,7 @@
   world size from torch.distributed, so set ``trainer.use_distributed_sampler: false``).
   Batch: ``{"feats": (B, N, D), "feat_lens": (B,), "texts": [str], "ids": [str]}``; with ``alignment``
   (e.g. ``phoneme``) also ``"alignments"``: per utterance [(symbol, start s, duration s)] from the
-  supervisions' lhotse alignment of that kind (the aligned DiT, ``tts.f5.aligned``).
+  supervisions' lhotse alignment of that kind (``tts.data.alignment``; the aligned DiT).
   Resumable mid-epoch: its ``state_dict`` (saved in Lightning checkpoints) holds the epoch and the number
   of that epoch's batches the trainer has processed, and a resumed fit skips exactly those, so it sees the
   batches the uninterrupted run would have seen (see :class:`ResumableBatches`).
@@ -384,7 +384,7 @@ class FeatureBatchDataset(Dataset):
         self.load_failures = 0
 
     def __getitem__(self, cuts: CutSet) -> dict | None:
-        from tts.f5.aligned import cut_alignment
+        from tts.data.alignment import cut_alignment
 
         feats, texts, ids, alignments = [], [], [], []
         for cut in cuts:
@@ -452,7 +452,7 @@ class UtteranceDataModule(ResumableTrainData, L.LightningDataModule):
 
     ``alignment``: the supervision alignment kind to load for the aligned DiT (e.g. ``phoneme``); cuts
     without it (``missing_alignment``) or with symbols outside the vocabulary (``unknown_symbols``; the
-    vocab file, else ``tts.f5.aligned.default_vocab(alignment)``) are skipped and reported, and the text
+    vocab file, else ``tts.data.alignment.default_vocab(alignment)``) are skipped and reported, and the text
     is not screened against the character vocabulary.
 
     ``seed``: the order of the batches in each epoch (lhotse's seed + epoch) and the DataLoaders' own
@@ -492,7 +492,7 @@ class UtteranceDataModule(ResumableTrainData, L.LightningDataModule):
             require_custom=h.feature_key,
         )
         if h.alignment:
-            from tts.f5.aligned import default_vocab, screen_alignments
+            from tts.data.alignment import default_vocab, screen_alignments
 
             ali_vocab = Vocab.load(h.vocab) if h.vocab else default_vocab(h.alignment)
             cuts = screen_alignments(cuts, h.alignment, ali_vocab, report)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.f5.aligned import frames_from_durations
+from tts.data.alignment import frames_from_durations
 
 # The speaking-rate input (``prompt_rate``): the prompt's log frames per token, from a random prefix of each
 # training utterance (PROMPT_SHARE of its tokens, as the DiT's infilling leaves 0-30% of the frames as prompt).

@@ -16,8 +16,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
+from tts.data.alignment import default_vocab
 from tts.ema import check_ema_args, make_ema
-from tts.f5.aligned import CONDITIONINGS, aligned_batch, default_vocab
+from tts.f5.aligned import CONDITIONINGS, aligned_batch
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT, DiTConfig
 from tts.f5.duration import DurationPredictor
