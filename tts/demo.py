@@ -140,7 +140,7 @@ def validate_pipeline(pipeline, where: str) -> dict:
         raise bad("bench.spec", "missing")
     need_file("bench.spec", b["spec"])
     if pipeline.get("wer_curve") is not None and not isinstance(pipeline["wer_curve"], dict):
-        raise bad("wer_curve", "a mapping of tts.f5.callbacks.WERCallback arguments")
+        raise bad("wer_curve", "a mapping of tts.wer_callback.WERCallback arguments")
     env = pipeline.get("train_env")
     al = pipeline.get("align")
     if al is not None:
@@ -353,7 +353,7 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         OUT/runs/<name>/wer_steps.jsonl (where the benchmark spec's ``curve`` finds it)."""
         if not pipeline.get("wer_curve"):
             return []
-        callback = {"class_path": "tts.f5.callbacks.WERCallback",
+        callback = {"class_path": "tts.wer_callback.WERCallback",
                     "init_args": {**pipeline["wer_curve"], "utterances": str(corpus / "test_list.jsonl"),
                                   "out": str(out / "runs" / name / "wer_steps.jsonl")}}
         return ["--trainer.callbacks+=" + json.dumps(callback)]

@@ -258,7 +258,7 @@ def _summary(report: dict) -> str:
     curves = [s for s in report["systems"] if s.get("curve")]
     if curves:
         parts.append("<h3>WER during training</h3>")
-        parts.append("<p class=note>Validation WER logged by tts.f5.callbacks.WERCallback while the model trained "
+        parts.append("<p class=note>Validation WER logged by tts.wer_callback.WERCallback while the model trained "
                      "(its own small list and settings; monitoring only).</p>")  # fmt: skip
         rows = []
         for s in curves:

@@ -267,7 +267,7 @@ def render_markdown(report: dict, plots: list[str]) -> str:
     curves = [s for s in report["systems"] if s.get("curve")]
     if curves:
         lines += ["", "## WER during training", ""]
-        lines += ["Validation WER logged by `tts.f5.callbacks.WERCallback` while the model trained (its own "
+        lines += ["Validation WER logged by `tts.wer_callback.WERCallback` while the model trained (its own "
                   "small list and settings; monitoring only, nothing was selected on it).", ""]
         lines += ["| system | points | last step | last wall-clock (min) | last WER | file |", "|---|---|---|---|---|---|"]
         for s in curves:

@@ -50,7 +50,7 @@ class SystemSpec:
     # aligned models: frames per token from the model's duration predictor, or "oracle": each test row's
     # own `alignment` ([[symbol, start_s, duration_s], ...]), comparing representations without duration noise
     durations: Literal["predictor", "oracle"] = "predictor"
-    # a WER-vs-training-steps curve of this model (the wer_steps.jsonl of tts.f5.callbacks.WERCallback),
+    # a WER-vs-training-steps curve of this model (the wer_steps.jsonl of tts.wer_callback.WERCallback),
     # plotted in the report against steps and wall-clock seconds; a missing file is noted, not an error
     curve: str | None = None
 

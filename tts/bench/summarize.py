@@ -126,14 +126,17 @@ def summarize_system(result: dict, spec: dict, asr_names: list[str], base: dict 
     return out
 
 
+def read_wer_curve(path: str | Path) -> list[dict]:
+    """The rows a ``tts.wer_callback.WERCallback`` wrote (for plots: ``step`` / ``wall_s`` against ``wer_mean``)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def read_curve(path: str | Path) -> dict:
     """A WERCallback's wer_steps.jsonl as ``{"path", "points": [{step, wall_s, wer_mean, wer_corpus}]}``.
 
     A missing or unreadable file gives ``{"path", "error"}``: the curve is context, not a score.
     """
     try:
-        from tts.f5.callbacks import read_wer_curve
-
         keep = ("step", "wall_s", "wer_mean", "wer_corpus", "n")
         points = [{k: r.get(k) for k in keep} for r in read_wer_curve(path)]
         return {"path": str(path), "points": points}

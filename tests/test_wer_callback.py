@@ -15,8 +15,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 import tts.bench.asr
-from tts.f5.callbacks import WERCallback, read_wer_curve
+from tts.bench.summarize import read_wer_curve
 from tts.features.mel import MelSpace
+from tts.wer_callback import WERCallback
 
 
 class FakeASR:

@@ -1,4 +1,7 @@
-"""Training callbacks for the F5 DiT: WER against training steps and wall-clock time.
+"""A training callback for the F5 DiT: WER against training steps and wall-clock time.
+
+It sits above ``tts.synth`` and ``tts.bench``, whose code it drives while ``tts fit`` trains (the model
+package ``tts.f5`` knows neither).
 
 ``WERCallback`` every ``every_n_steps`` optimizer steps synthesizes a fixed list of validation utterances
 with the module's EMA DiT (the weights that would be exported), transcribes them with the benchmark's ASR
@@ -25,13 +28,14 @@ evaluation. The ASR loads at fit start, so a missing ASR model fails before any 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+
+from tts.bench.summarize import read_wer_curve
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +243,3 @@ class WERCallback(pl.Callback):
                 logger.experiment.add_scalar("wer/mean_vs_wall_s", row["wer_mean"], int(row["wall_s"]))
 
 
-def read_wer_curve(path: str | Path) -> list[dict]:
-    """The rows a ``WERCallback`` wrote (for plots: ``step`` / ``wall_s`` against ``wer_mean``)."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
