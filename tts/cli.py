@@ -41,6 +41,10 @@ Data and features:
   import f5                 an F5-TTS v1 checkpoint (.pt / .safetensors) + vocab.txt -> our F5 export
   import vae                a Semantic-VAE generator checkpoint (DAC + AttnProjection + BigVGAN) -> our VAE export
 
+Speech from text:
+  say "TEXT" -o OUT.wav     one text (or standard input) to one wav: numbers and abbreviations in words, long
+                            text in chunks, the model's default prompt or --prompt
+
 Synthesis and evaluation:
   synth                     batch synthesis from a JSONL/TSV list (resumable, bad lines reported)
   bench -c SPEC.yaml        WER/CER (two ASR backends), SIM, PESQ/STOI, RTF report with CIs
@@ -67,6 +71,7 @@ _TOOLS = {
     ("import", "f5"): "tts.f5.convert",
     ("import", "vae"): "tts.vae.convert",
     ("synth",): "tts.synth",
+    ("say",): "tts.say",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",
     ("voice",): "tts.voice",

@@ -28,11 +28,12 @@ waveform) -> ``lines`` (the list format) -> ``settings`` (``SamplingSettings``, 
 from tts.synth.cli import build_parser, main
 from tts.synth.lines import Item, read_list
 from tts.synth.outdir import LOCK_NAME, clear_outputs
-from tts.synth.run import synthesize, synthesize_list
+from tts.synth.run import load_model, synthesize, synthesize_list
 from tts.synth.sample import make_batches, prepare, synthesize_batch
 from tts.synth.settings import SamplingSettings, SynthError
 
 __all__ = [
-    "Item", "LOCK_NAME", "SamplingSettings", "SynthError", "build_parser", "clear_outputs", "main", "make_batches",
+    "Item", "LOCK_NAME", "SamplingSettings", "SynthError", "build_parser", "clear_outputs", "load_model", "main",
+    "make_batches",
     "prepare", "read_list", "synthesize", "synthesize_batch", "synthesize_list",
 ]  # fmt: skip

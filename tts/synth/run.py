@@ -89,7 +89,7 @@ def synthesize(
     return {**summary, "wall_s": round(time.perf_counter() - t_start, 3), "out": str(out_dir)}
 
 
-def _load(model: str, space: str | None, device: str):
+def load_model(model: str, space: str | None, device: str):
     """(F5 model, its feature space) on ``device``; SynthError when either does not load or they differ."""
     from tts.f5 import load
     from tts.features import load_space
@@ -124,7 +124,7 @@ def _run(
     n_lines = len(items) + len(errors)
     settings = run_settings(model, space, sampling)
     clear = check_settings(out_dir, settings, overwrite)
-    f5, fspace = _load(model, space, device)
+    f5, fspace = load_model(model, space, device)
     folder = RunFolder(out_dir, settings, errors)
     try:
         if clear:
