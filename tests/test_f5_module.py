@@ -123,26 +123,6 @@ def test_f5_module_updates_once_per_step_and_checkpoints_the_ema(tmp_path):
     assert trainer.global_step == 5 and int(fresh.ema.step) == 5  # the resumed run goes on counting
 
 
-def test_old_fixed_decay_checkpoint_is_migrated(tmp_path):
-    _, ckpt = fit_tiny(tmp_path, steps=2)
-    saved = torch.load(ckpt, weights_only=True)
-    old = {k: v for k, v in saved["state_dict"].items() if not k.startswith("ema.")}
-    old.update(
-        {
-            "ema." + k[len("ema.ema_model.") :]: v
-            for k, v in saved["state_dict"].items()
-            if k.startswith("ema.ema_model.")
-        }
-    )
-    saved["state_dict"] = old
-    torch.save(saved, tmp_path / "old.ckpt")
-    assert load(tmp_path / "old.ckpt").net is not None  # export/synthesis read the old layout
-    model = tiny_f5_module(**TINY)
-    model.on_load_checkpoint(saved)
-    model.load_state_dict(saved["state_dict"])
-    assert int(model.ema.step) == saved["global_step"] == 2
-
-
 def _instantiate(spec: dict):
     module, name = spec["class_path"].rsplit(".", 1)
     init = dict(spec.get("init_args", {}))

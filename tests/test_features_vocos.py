@@ -13,8 +13,7 @@ from torch.utils.data import DataLoader
 
 from tts.features import load_space
 from tts.features.vocos import load_vocos
-from tts.gan import rename_keys
-from tts.vocoder import VocosConfig, VocosGAN, export_vocos
+from tts.vocoder import VocosGAN, export_vocos
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,48 +59,6 @@ def test_gan_training_steps_and_export(tmp_path):
     mel = torch.randn(1, 100, 12)
     torch.testing.assert_close(load_vocos(out).decode(mel), load_vocos(ckpt).decode(mel))
     assert load_space(f"mel:vocos={ckpt}").decode(mel.transpose(1, 2)).shape == (1, 11 * 256)
-
-
-def test_checkpoint_of_the_pre_gan_module_vocos_loads_exports_and_resumes(tmp_path):
-    """A VocosGAN checkpoint of tts.features.vocos before tts.gan (checked against one that code wrote):
-    vocos' keys at the top level, optimizers [discriminator, generator], global_step 2 per GAN batch."""
-    torch.manual_seed(0)
-    gan = VocosGAN(generator=VocosConfig(dim=16, intermediate_dim=32, num_layers=1), gan_start_step=1)
-    batches = DataLoader([{"wav": 0.1 * torch.randn(2, 4096)} for _ in range(3)], batch_size=None)
-    kw = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-              enable_checkpointing=False, limit_val_batches=0)  # fmt: skip
-    trainer = pl.Trainer(max_steps=3, **kw)
-    trainer.fit(gan, batches)
-    trainer.save_checkpoint(tmp_path / "new.ckpt")
-    ckpt = torch.load(tmp_path / "new.ckpt", weights_only=False)
-    old = {k: v for k, v in ckpt.items() if k != "gan_trainer"}
-    old["state_dict"] = rename_keys(ckpt["state_dict"], tuple((new, old) for old, new in LEGACY))
-    assert {k.split(".")[0] for k in old["state_dict"]} == {
-        "feature_extractor", "backbone", "head", "multiperioddisc", "multiresddisc", "melspec_loss"
-    }  # fmt: skip
-    old["optimizer_states"], old["lr_schedulers"] = ckpt["optimizer_states"][::-1], ckpt["lr_schedulers"][::-1]
-    progress = old["loops"]["fit_loop"]["epoch_loop.manual_optimization.optim_step_progress"]
-    for part in progress.values():
-        part.update({k: 5 for k in part})  # 1 mel-only batch + 2 GAN batches
-    torch.save(old, tmp_path / "old.ckpt")
-    mel = torch.randn(1, 100, 12)
-    expected = load_vocos(tmp_path / "new.ckpt").decode(mel)
-    torch.testing.assert_close(load_vocos(tmp_path / "old.ckpt").decode(mel), expected)
-    torch.testing.assert_close(load_vocos(export_vocos(tmp_path / "old.ckpt", tmp_path / "dir")).decode(mel), expected)
-    resumed = VocosGAN(generator=VocosConfig(dim=16, intermediate_dim=32, num_layers=1), gan_start_step=1)
-    trainer = pl.Trainer(max_steps=4, **kw)
-    trainer.fit(resumed, batches, ckpt_path=tmp_path / "old.ckpt")
-    assert trainer.global_step == 4 and [s.last_epoch for s in resumed.lr_schedulers()] == [4, 3]
-
-
-LEGACY = (
-    ("feature_extractor.", "generator.feature_extractor."),
-    ("backbone.", "generator.backbone."),
-    ("head.", "generator.head."),
-    ("multiperioddisc.", "discriminator.mpd."),
-    ("multiresddisc.", "discriminator.mrd."),
-    ("melspec_loss.", "loss.melspec_loss."),
-)
 
 
 @pytest.mark.parametrize("bad, named", [("--model.init_args.generator.dimm=8", "dimm"),

@@ -471,39 +471,16 @@ def test_checkpoint_without_ema_resumes_into_an_ema_run(tmp_path):
     assert int(module.ema.step) == 1
 
 
-def legacy_vae_checkpoint(ckpt: dict) -> dict:
-    """A checkpoint as VAEModule wrote it before ``tts.gan.GANModule`` (checked against one written by that
-    code): modules ``vae.`` / ``alignment.`` / ``mel_loss.`` and ``global_step`` = 2 per batch."""
-    from tts.gan import rename_keys
+def test_checkpoint_of_the_pre_gan_module_trainer_is_refused_with_what_to_do(tmp_path):
+    from tts.io import CheckpointError
 
-    old = {k: v for k, v in ckpt.items() if k != "gan_trainer"}
-    old["state_dict"] = rename_keys(
-        ckpt["state_dict"], (("generator.", "vae."), ("loss.alignment.", "alignment."), ("loss.mel.", "mel_loss."))
-    )
-    assert {k.split(".")[0] for k in old["state_dict"]} == {"vae", "alignment", "mel_loss", "discriminator", "ema"}
-    progress = old["loops"]["fit_loop"]["epoch_loop.manual_optimization.optim_step_progress"]
-    for part in progress.values():
-        part.update({k: 2 * v for k, v in part.items()})
-    old["global_step"] = 2 * ckpt["global_step"]
-    return old
-
-
-def test_checkpoint_of_the_pre_gan_module_trainer_loads_exports_and_resumes(tmp_path):
-    module = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
-    t = trainer(max_steps=2)
-    t.fit(module, batches(2))
+    t = trainer(max_steps=1)
+    t.fit(tiny_module(), batches(1))
     t.save_checkpoint(tmp_path / "new.ckpt")
-    torch.save(legacy_vae_checkpoint(torch.load(tmp_path / "new.ckpt", weights_only=False)), tmp_path / "old.ckpt")
-    for weights in ("ema", "online"):
-        new, old = load(tmp_path / "new.ckpt", weights=weights), load(tmp_path / "old.ckpt", weights=weights)
-        assert all(torch.equal(v, new.state_dict()[k]) for k, v in old.state_dict().items())
-    exported = load(export(tmp_path / "old.ckpt", tmp_path / "export"))
-    assert all(torch.equal(v, module.ema.ema_model.state_dict()[k]) for k, v in exported.state_dict().items())
-    resumed = tiny_module(ema_beta=0.5, ema_update_after_step=0, ema_update_every=1)
-    t2 = trainer(max_steps=3)  # 2 batches in the old checkpoint (its global_step 4) + 1
-    t2.fit(resumed, batches(2), ckpt_path=tmp_path / "old.ckpt")
-    assert t2.global_step == 3 and int(resumed.ema.step) == 3
-    assert [s.last_epoch for s in resumed.lr_schedulers()] == [3, 3]
+    old = {k: v for k, v in torch.load(tmp_path / "new.ckpt", weights_only=False).items() if k != "gan_trainer"}
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointError, match="before tts.gan.GANModule .before commit d733edc.: train again"):
+        trainer(max_steps=2).fit(tiny_module(), batches(1), ckpt_path=tmp_path / "old.ckpt")
 
 
 def test_checkpoint_holds_every_networks_full_spec_and_loads_from_it(tmp_path):

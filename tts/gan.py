@@ -18,10 +18,7 @@ discriminator].
 **Counting in batches.** Only the generator step advances ``trainer.global_step`` (the discriminator step
 goes through the strategy without Lightning's step counter), so ``global_step``, ``trainer.max_steps``,
 ``ModelCheckpoint(every_n_train_steps)``, ``gan_start_step``, the LR schedules and the EMA all count
-trained batches (a batch skipped as non-finite or empty is not counted). Checkpoints written before this
-trainer (two optimizers, ``global_step`` = 2 per batch) are migrated on load: keys renamed by the subclass'
-``legacy_key_prefixes``, optimizer states put in [generator, discriminator] order, the step counter set to
-the batches trained.
+trained batches (a batch skipped as non-finite or empty is not counted).
 """
 
 from __future__ import annotations
@@ -35,8 +32,10 @@ from torch import nn
 from tts.ema import check_ema_args, make_ema
 from tts.hparams import check_number
 from tts.init_from import copy_weights, initialize
+from tts.io import CheckpointError
 
-# checkpoint["gan_trainer"]: written by GANModule (absent: a checkpoint of the separate pre-GANModule loops)
+# checkpoint["gan_trainer"]: written by GANModule; absent or older: a checkpoint of the pre-GANModule loops
+# (before commit d733edc), which this trainer refuses
 CHECKPOINT_VERSION = 2
 
 
@@ -65,14 +64,10 @@ class GANModule(L.LightningModule):
     """Adversarial training of ``generator`` vs ``discriminator`` (see the module docstring).
 
     Subclasses implement ``generate(batch) -> (real, fake, out)`` and ``make_optimizer(params, which)``
-    -> (optimizer, LR scheduler) for ``which`` in ("generator", "discriminator"), and may define
-    ``legacy_key_prefixes`` / ``legacy_optimizer_order`` for their checkpoints from before this trainer.
+    -> (optimizer, LR scheduler) for ``which`` in ("generator", "discriminator").
     ``ema``: an EMA of the generator (``tts.ema``) updated after every generator step, in the checkpoint
     as ``ema.*``.
     """
-
-    legacy_key_prefixes: tuple[tuple[str, str], ...] = ()
-    legacy_optimizer_order: tuple[str, ...] = ("generator", "discriminator")
 
     @classmethod
     def from_init_args(cls, init_args: dict):
@@ -236,56 +231,16 @@ class GANModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if checkpoint.get("gan_trainer", 0) < CHECKPOINT_VERSION:
-            migrate_legacy_checkpoint(
-                checkpoint,
-                self.legacy_key_prefixes,
-                self.legacy_optimizer_order,
-                self.discriminator is not None,
+            raise CheckpointError(
+                f"this {type(self).__name__} checkpoint was written by the training loop before tts.gan.GANModule "
+                "(before commit d733edc): train again, or resume it with a checkout of that time"
             )
         state = checkpoint.get("state_dict", {})
         if self.ema is None or not state or any(k.startswith("ema.") for k in state):
             return
-        # a checkpoint without the EMA (ema: false, older runs) starts the EMA afresh from its generator
+        # a checkpoint trained with ema: false starts the EMA afresh from its generator
         for key, value in self.ema.state_dict().items():
             if key.startswith("ema_model."):
                 state["ema." + key] = state["generator." + key[len("ema_model.") :]].clone()
             else:  # step, initted: the EMA re-initialises at its next update
                 state["ema." + key] = torch.zeros_like(value)
-
-
-def rename_keys(state: dict, prefixes: tuple[tuple[str, str], ...]) -> dict:
-    """``state`` with every key starting with an old prefix renamed to the new one (first match wins)."""
-    out = {}
-    for key, value in state.items():
-        for old, new in prefixes:
-            if key.startswith(old):
-                key = new + key[len(old) :]
-                break
-        out[key] = value
-    return out
-
-
-def migrate_legacy_checkpoint(
-    checkpoint: dict,
-    key_prefixes: tuple[tuple[str, str], ...],
-    optimizer_order: tuple[str, ...],
-    has_discriminator: bool,
-) -> None:
-    """In place: a checkpoint of the pre-GANModule loops -> this trainer's layout (module docstring)."""
-    if "state_dict" in checkpoint:
-        checkpoint["state_dict"] = rename_keys(checkpoint["state_dict"], key_prefixes)
-    wanted = ["generator", "discriminator"] if has_discriminator else ["generator"]
-    for entry in ("optimizer_states", "lr_schedulers"):
-        if len(checkpoint.get(entry, [])) == len(optimizer_order):
-            by_name = dict(zip(optimizer_order, checkpoint[entry]))
-            checkpoint[entry] = [by_name[name] for name in wanted]
-    loops = checkpoint.get("loops", {}).get("fit_loop")
-    if loops:  # global_step counted both optimizers' steps: make it the batches trained
-        batches = loops.get("epoch_loop.state_dict", {}).get("_batches_that_stepped")
-        progress = loops.get("epoch_loop.manual_optimization.optim_step_progress")
-        if batches is not None and progress:
-            for part in ("total", "current"):
-                if part in progress:
-                    progress[part] = {k: batches for k in progress[part]}
-        if batches is not None:
-            checkpoint["global_step"] = batches

@@ -89,13 +89,9 @@ def network_args(net: DiT) -> dict:
 
 
 def ema_state(state_dict: dict) -> dict:
-    """The EMA DiT's weights from an ``F5Module`` state dict: ``ema.ema_model.*`` (ema-pytorch), or
-    ``ema.*`` in checkpoints written before the EMA was ema-pytorch's."""
-    for prefix in ("ema.ema_model.", "ema."):
-        state = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        if state:
-            return state
-    return {}
+    """The EMA DiT's weights from an ``F5Module`` state dict: ``ema.ema_model.*`` (ema-pytorch)."""
+    prefix = "ema.ema_model."
+    return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def _from_config(

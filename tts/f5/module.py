@@ -348,12 +348,6 @@ class F5Module(pl.LightningModule):
             )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get("state_dict", {})
-        if state and "ema.step" not in state:  # checkpoint of the fixed-decay EMA (ema.<DiT key>)
-            for key in [k for k in state if k.startswith("ema.")]:
-                state["ema.ema_model." + key[len("ema.") :]] = state.pop(key)
-            state["ema.step"] = torch.tensor(int(checkpoint.get("global_step", 0)))
-            state["ema.initted"] = torch.tensor(True)
         if "vocab" in checkpoint:
             vocab = Vocab.from_dict(checkpoint["vocab"])
             if len(vocab) != len(self.vocab):

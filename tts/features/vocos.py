@@ -1,9 +1,7 @@
 """Vocos mel vocoder for the ``mel`` feature space: local loading and the pretrained-dir layout.
 
 Loading never touches the hub: a directory with ``config.yaml`` + ``pytorch_model.bin`` (the layout of
-``charactr/vocos-mel-24khz``) or a checkpoint written by ``tts.vocoder.VocosGAN`` (this trainer's, or one
-written before the vocoder moved to ``tts.vocoder``). Training and checkpoint export are in ``tts.vocoder``;
-``VocosGAN``, ``VocosDataModule`` and ``export_vocos`` are re-exported here for older imports.
+``charactr/vocos-mel-24khz``) or a checkpoint written by ``tts.vocoder.VocosGAN``. Training and checkpoint export are in ``tts.vocoder``.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import torch
 from tts.io import CheckpointError, atomic_write, atomic_write_text, load_checkpoint
 
 VOCOS_PREFIXES = ("feature_extractor.", "backbone.", "head.")
-GENERATOR_PREFIX = "generator."  # VocosGAN checkpoints on tts.gan; older ones have the vocos keys at the top
+GENERATOR_PREFIX = "generator."  # VocosGAN checkpoints (tts.gan.GANModule): the vocos keys under generator.
 
 
 def _check_mel(vocos) -> None:
@@ -100,11 +98,7 @@ def load_vocos(path: str | Path):
         if "vocos_config" not in ckpt:
             raise CheckpointError(f"{path} is not a VocosGAN checkpoint (no 'vocos_config' entry)")
         config = ckpt["vocos_config"]
-        state = ckpt["state_dict"]
-        if any(k.startswith(GENERATOR_PREFIX) for k in state):  # tts.gan.GANModule: generator.*
-            state = {
-                k[len(GENERATOR_PREFIX) :]: v for k, v in state.items() if k.startswith(GENERATOR_PREFIX)
-            }
+        state = {k[len(GENERATOR_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(GENERATOR_PREFIX)}
         state = {k: v for k, v in state.items() if k.startswith(VOCOS_PREFIXES)}
     else:
         raise FileNotFoundError(f"Vocos not found: {path}")

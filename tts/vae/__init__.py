@@ -25,8 +25,7 @@ __all__ = [
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
-
-EMA_PREFIX = "ema.ema_model."
+EMA_PREFIX, GENERATOR_PREFIX = "ema.ema_model.", "generator."  # VAEModule checkpoints (tts.gan.GANModule)
 
 
 def load_checkpoint_parts(ckpt_path: str | Path, weights: str = "ema") -> tuple[dict, dict]:
@@ -46,9 +45,7 @@ def load_checkpoint_parts(ckpt_path: str | Path, weights: str = "ema") -> tuple[
             f"{ckpt_path}: not a tts.vae.module.VAEModule checkpoint (no encoder/decoder hyper-parameters)"
         )
     has_ema = any(k.startswith(EMA_PREFIX) for k in ckpt["state_dict"])
-    # the online VAE: "generator." (tts.gan.GANModule), "vae." in checkpoints written before it
-    online = "generator." if any(k.startswith("generator.") for k in ckpt["state_dict"]) else "vae."
-    prefix = EMA_PREFIX if weights == "ema" and has_ema else online
+    prefix = EMA_PREFIX if weights == "ema" and has_ema else GENERATOR_PREFIX
     config = {
         "encoder": hparams["encoder"],
         "decoder": hparams["decoder"],

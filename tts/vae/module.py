@@ -21,14 +21,6 @@ from tts.vae.discriminators import Discriminator
 from tts.vae.loss import VAELoss, kl_loss
 from tts.vae.model import SpeechVAE
 
-# state-dict prefixes of VAEModule checkpoints written before it ran on GANModule
-LEGACY_KEY_PREFIXES = (
-    ("vae.", "generator."),
-    ("alignment.", "loss.alignment."),
-    ("mel_loss.", "loss.mel."),
-    ("_teacher.", "loss._teacher."),
-)
-
 
 class VAEModule(GANModule):
     """Trains ``SpeechVAE(encoder, decoder)`` with mel, GAN, KL and optional semantic-alignment losses
@@ -53,9 +45,6 @@ class VAEModule(GANModule):
     dim, hop) and encoder / decoder specs must be this module's. The discriminator and the semantic projector
     start afresh. Not read when the fit resumes a checkpoint.
     """
-
-    legacy_key_prefixes = LEGACY_KEY_PREFIXES
-    legacy_optimizer_order = ("generator", "discriminator")
 
     def __init__(
         self,

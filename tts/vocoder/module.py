@@ -25,16 +25,6 @@ from tts.gan import GANLoss, GANModule
 from tts.hparams import check_number
 from tts.init_from import differences, read, refuse
 
-# state-dict prefixes of VocosGAN checkpoints written before it ran on GANModule (tts.features.vocos)
-LEGACY_KEY_PREFIXES = (
-    ("feature_extractor.", "generator.feature_extractor."),
-    ("backbone.", "generator.backbone."),
-    ("head.", "generator.head."),
-    ("multiperioddisc.", "discriminator.mpd."),
-    ("multiresddisc.", "discriminator.mrd."),
-    ("melspec_loss.", "loss.melspec_loss."),
-)
-
 
 @dataclass(frozen=True)
 class VocosConfig:
@@ -143,9 +133,6 @@ class VocosGAN(GANModule):
     step count, budget and sampler (``tts.init_from``); its mel features and sizes must be this module's. The
     discriminators start afresh. Not read when the fit resumes a checkpoint.
     """
-
-    legacy_key_prefixes = LEGACY_KEY_PREFIXES
-    legacy_optimizer_order = ("discriminator", "generator")
 
     def __init__(
         self,
