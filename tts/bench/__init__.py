@@ -1,6 +1,6 @@
 """WER/SIM benchmark harness (`tts bench`): spec, audio production, scoring, statistics, report.
 
-Entry points: ``run_bench(spec: dict, out_dir, resume=True) -> dict`` (Python) and
+Entry points: ``tts.bench.runner.run_bench(spec: dict, out_dir, resume=True) -> dict`` (Python) and
 ``tts bench -c eval/<name>.yaml --out DIR [--resume]`` (CLI, ``tts.bench.runner.main``).
 
 Modules, in the order a run uses them:
@@ -14,15 +14,3 @@ Modules, in the order a run uses them:
   report     report.md and the PNG plots; html + browser: report.html and its headless-browser check
   timing     best-of-N wall times (device-synchronized) for the speed benchmarks in eval/
 """
-
-__all__ = ["SpecError", "run_bench"]
-
-
-def __getattr__(name: str):
-    # lazy, so that `import tts.bench.timing` (the eval/ speed benchmarks) or tts.bench.spec does not
-    # import the ASR / speaker-encoder stack
-    if name in __all__:
-        from tts.bench import runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module 'tts.bench' has no attribute {name!r}")
