@@ -10,6 +10,7 @@ Modules, in the order a run uses them:
   score      transcripts (asr), WER/CER (scoring, normalize), SIM-o (similarity, ecapa), PESQ/STOI
              (quality), each cached per system and seed
   summarize  bootstrap CIs and paired deltas (stats), comparisons, training curves, report.json
+  compare    paired deltas of two systems over their common utterances (summarize and voices use it)
   voices     seen / unseen speaker groups, the SIM ceiling and no-cloning reference rows, summary.json
   report     report.md and the PNG plots; html + browser: report.html and its headless-browser check
   timing     best-of-N wall times (device-synchronized) for the speed benchmarks in eval/

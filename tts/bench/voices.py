@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tts.bench.compare import compare, per_utterance, pooled_by_id
 from tts.bench.score import cached_map, load16, signature, sim_cache
 from tts.bench.similarity import cosine
 from tts.bench.stats import bootstrap_ci
-from tts.bench.summarize import compare, per_utterance, pooled_by_id
 from tts.io import path_under
 
 GROUPS = ("seen", "unseen")
