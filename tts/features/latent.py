@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tts.features import FeatureSpace
+from tts.features.space import FeatureSpace
 
 LATENT_DIM = 64
 LATENT_FRAME_RATE = 40.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torchaudio
 
-from tts.features import FeatureSpace
+from tts.features.space import FeatureSpace
 
 SAMPLE_RATE = 24000
 N_FFT = 1024
