@@ -44,6 +44,7 @@ Data and features:
 Speech from text:
   say "TEXT" -o OUT.wav     one text (or standard input) to one wav: numbers and abbreviations in words, long
                             text in chunks, the model's default prompt or --prompt
+  serve --model DIR         a local web page to type text and hear it (http://127.0.0.1:8000)
 
 Synthesis and evaluation:
   synth                     batch synthesis from a JSONL/TSV list (resumable, bad lines reported)
@@ -72,6 +73,7 @@ _TOOLS = {
     ("import", "vae"): "tts.vae.convert",
     ("synth",): "tts.synth",
     ("say",): "tts.say",
+    ("serve",): "tts.serve",
     ("bench",): "tts.bench.runner",
     ("demo",): "tts.demo",
     ("voice",): "tts.voice",
