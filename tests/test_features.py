@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from tts.features import load_space, parse_spec, space_info
+from tts.features import load_space, space_info, space_options
 from tts.features.latent import LatentSpace
 from tts.features.mel import LOG_FLOOR, MelSpace
 from tts.features.vocos import load_vocos
@@ -114,11 +114,25 @@ def test_latent_stats_of_wrong_size_rejected(tmp_path):
 
 
 def test_spec_parsing_and_errors():
-    assert parse_spec("latent:vae=/a/b,normalize=/s.json,sample=true") == (
+    assert space_options("latent:vae=/a/b,normalize=/s.json,sample=true") == (
         "latent",
         {"vae": "/a/b", "normalize": "/s.json", "sample": "true"},
     )
     assert space_info("latent:vae=x").dim == 64 and space_info("mel").frame_rate == 93.75
+    with pytest.raises(ValueError, match="not key=value"):
+        space_options("mel:/a/vocos")  # a space takes options only
+    with pytest.raises(ValueError, match="option 'b' is not key=value"):
+        space_options("latent:vae=/a,b")
+
+
+def test_feature_and_teacher_specs_share_one_grammar():
+    from tts.spec import parse_spec
+
+    assert parse_spec("mel:vocos=/m/v") == ("mel", None, {"vocos": "/m/v"})
+    assert parse_spec("torchaudio-wavlm-large:/m/a:b.pt:layer=-1,norm=pre") == (
+        "torchaudio-wavlm-large", "/m/a:b.pt", {"layer": "-1", "norm": "pre"})  # fmt: skip
+    assert parse_spec("fairseq2-hubert:/m/h.pt:layer=23:norm=post") == (
+        "fairseq2-hubert", "/m/h.pt", {"layer": "23", "norm": "post"})  # fmt: skip
     with pytest.raises(ValueError, match="unknown feature space"):
         load_space("wav2vec:x=1")
     with pytest.raises(ValueError, match="unknown option"):

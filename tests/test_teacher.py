@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from tts import ssl_models
+from tts.spec import parse_spec
 from tts.ssl_models import ssl_input
-from tts.teacher import load_teacher, parse_spec
+from tts.teacher import load_teacher
 
 CONV_LAYERS = [(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2
 DIM, FFN, N_LAYERS, POS_K, POS_G = 128, 256, 2, 16, 16

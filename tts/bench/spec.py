@@ -330,9 +330,13 @@ def _expand(obj, where: str, missing: list[str]):
 
 
 def space_paths(space_spec: str) -> list[str]:
-    """Path-like values (key=/some/path) inside a feature-space spec string."""
-    _, _, opts = space_spec.partition(":")
-    return [v for kv in opts.split(",") if "=" in kv for v in [kv.split("=", 1)[1]] if "/" in v]
+    """Path-like values (key=/some/path) of a feature-space spec (``tts.spec``); none of a malformed one."""
+    from tts.spec import parse_spec
+
+    try:
+        return [v for v in parse_spec(space_spec, "feature space spec")[2].values() if "/" in v]
+    except ValueError:
+        return []
 
 
 def _resolve(path: str, base: Path) -> Path:

@@ -22,7 +22,7 @@ from tts.f5.aligned import CONDITIONINGS, aligned_batch
 from tts.f5.cfm import CFM
 from tts.f5.dit import DiT, DiTConfig
 from tts.f5.duration import DurationPredictor
-from tts.features import parse_spec, space_info
+from tts.features import space_info, space_options
 from tts.hparams import check_betas, check_choice, check_number
 from tts.init_from import copy_weights, differences, initialize, read, refuse
 from tts.text import Vocab
@@ -101,7 +101,7 @@ def space_differences(ours: str, theirs: str) -> list[str]:
     """What differs between two feature space specs: the kind (mel / latent), and for latents the VAE (the
     same path, resolved), ``normalize`` and ``sample``. Mel features do not depend on the vocoder that decodes
     them, so ``vocos=`` may differ."""
-    (kind, a), (their_kind, b) = parse_spec(ours), parse_spec(theirs)
+    (kind, a), (their_kind, b) = space_options(ours), space_options(theirs)
     if kind != their_kind:
         return [f"{kind!r} here ({ours}), {their_kind!r} in the source ({theirs})"]
     if kind == "mel":

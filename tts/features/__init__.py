@@ -4,7 +4,7 @@ A space turns waveforms into frame features and back:
 ``encode(wav (B, T) at sample_rate) -> (B, N, dim)`` and ``decode(feats (B, N, dim)) -> (B, T')``.
 The DiT, ``tts synth`` and the benchmark only see this interface.
 
-Specs (strings stored with every F5 model):
+Specs (strings stored with every F5 model; the grammar of ``tts.spec``):
 - ``mel`` or ``mel:vocos=/path/to/vocos_dir_or.ckpt``: 24 kHz log-mel (100 bands, 93.75 Hz), Vocos decoder.
 - ``latent:vae=/path/to/vae[,normalize=/path/stats.json][,sample=true]``: 64-dim VAE latents at 40 Hz.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tts.features.space import FeatureSpace
+from tts.spec import parse_spec
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,12 @@ class SpaceInfo:
     options: dict
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``"kind:key=value,key=value"`` -> (kind, options)."""
-    kind, _, rest = spec.partition(":")
-    options: dict[str, str] = {}
-    for part in filter(None, rest.split(",")):
-        key, eq, value = part.partition("=")
-        if not eq:
-            raise ValueError(f"feature space spec {spec!r}: option {part!r} is not key=value")
-        options[key.strip()] = value.strip()
-    return kind.strip(), options
+def space_options(spec: str) -> tuple[str, dict[str, str]]:
+    """``"kind:key=value,key=value"`` -> (kind, options), read by ``tts.spec.parse_spec`` (a space takes no path)."""
+    kind, path, options = parse_spec(spec, "feature space spec")
+    if path is not None:
+        raise ValueError(f"feature space spec {spec!r}: option {path!r} is not key=value")
+    return kind, options
 
 
 def space_info(spec: str) -> SpaceInfo:
@@ -44,7 +41,7 @@ def space_info(spec: str) -> SpaceInfo:
     from tts.features.latent import LATENT_DIM, LATENT_FRAME_RATE, LATENT_SAMPLE_RATE
     from tts.features.mel import MEL_FRAME_RATE, N_MELS, SAMPLE_RATE
 
-    kind, options = parse_spec(spec)
+    kind, options = space_options(spec)
     if kind == "mel":
         return SpaceInfo(kind, N_MELS, MEL_FRAME_RATE, SAMPLE_RATE, options)
     if kind == "latent":
@@ -64,7 +61,7 @@ def _flag(value: str) -> bool:
 
 def load_space(spec: str) -> FeatureSpace:
     """Build the feature space named by ``spec`` (loads the vocoder / VAE from local files)."""
-    kind, options = parse_spec(spec)
+    kind, options = space_options(spec)
     known = {"mel": {"vocos"}, "latent": {"vae", "normalize", "sample"}}
     if kind not in known:
         space_info(spec)  # raises the helpful error
@@ -97,4 +94,4 @@ def load_space(spec: str) -> FeatureSpace:
     )
 
 
-__all__ = ["FeatureSpace", "SpaceInfo", "load_space", "parse_spec", "space_info"]
+__all__ = ["FeatureSpace", "SpaceInfo", "load_space", "space_info", "space_options"]

