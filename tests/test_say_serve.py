@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import speechlike
 from factories import tiny_f5_export
 
 from tts.bench import browser as browser_mod
@@ -28,6 +27,15 @@ from tts.say import SayError, prompt_row, speak
 from tts.synth import SamplingSettings, load_model
 
 PROMPT_TEXT = "The cat sat on the warm mat."
+
+
+def speechlike(seconds: float, sr: int, f0: float, seed: int) -> np.ndarray:
+    """A voiced, amplitude-modulated harmonic signal with a little noise (as tests/conftest.py makes them)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    sig = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    return (0.2 * sig * env + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 FAST = SamplingSettings(nfe=2)
 
 

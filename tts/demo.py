@@ -362,8 +362,11 @@ def run_pipeline(scale: str, out: Path, pipeline: dict) -> dict:
         """The F5 recipes name their space and features inside the run directory (recipes/space/*.yaml:
         ${run_dir}/models/..., ${run_dir}/feats/...), where the stages above put them."""
         from tts.f5.export import export
+        from tts.say import store_default_prompt
 
-        return str(export(train(name, wer_curve_args(name)), out / "models" / name))
+        model_dir = export(train(name, wer_curve_args(name)), out / "models" / name)
+        store_default_prompt(model_dir, corpus / "test_list.jsonl")  # what tts say / tts serve speak with
+        return str(model_dir)
 
     st.run("F5 on mel", train_f5, "f5_mel")
     st.run("F5 on semantic latents", train_f5, "f5_semantic")

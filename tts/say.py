@@ -1,14 +1,9 @@
 """``tts say``: text (an argument or stdin) -> one wav, with the model's default prompt or ``--prompt``.
 
-The text is normalized (``tts.normalize``: numbers, dates, money, abbreviations in words), split into sentences
-and packed into chunks that fit the model's window (``tts.longtext``); each chunk is one ``tts synth`` item
-(the same checks, ``tts.synth.prepare``, and sampler, ``tts.synth.synthesize_batch``) with the same prompt and
-the same seed scheme (chunk ``k`` of ``ID`` has the noise seed of id ``ID-k``, a single chunk that of ``ID``);
-the chunks are joined with a 0.15 s cross-fade. ``speak`` is the function ``tts serve`` calls too.
-
-Chunk length: the prompt's characters a second (its transcript over its length) times ``chunk_s`` seconds
-(default 12, at most the model's window less the prompt and a margin) gives the characters a chunk may hold;
-a chunk the model still finds too long is cut in two and tried again.
+The text is one ``tts synth`` line: normalized (``tts.normalize``: numbers, dates, money, abbreviations in words),
+split into sentences and packed into chunks that fit the model's window (``tts.synth.chunks.prepare_line``, the
+same checks and seed scheme as ``tts synth``), each chunk sampled by ``tts.synth.synthesize_batch`` with the same
+prompt, the chunks joined with a 0.15 s cross-fade. ``speak`` is the function ``tts serve`` calls too.
 """
 
 from __future__ import annotations
@@ -24,14 +19,11 @@ import torch
 
 from tts.errors import TTSError
 from tts.longtext import CROSSFADE_S
-from tts.synth import Item, SamplingSettings, prepare, synthesize_batch
+from tts.synth import Item, SamplingSettings, synthesize_batch
+from tts.synth.chunks import CHUNK_S_RANGE, DEFAULT_CHUNK_S, prepare_line
 from tts.synth.settings import SPEED_RANGE
 
-DEFAULT_CHUNK_S = 12.0
-CHUNK_S_RANGE = (2.0, 60.0)
-WINDOW_MARGIN_S = 1.0  # prompt + chunk stays this far under the model's maximum
 MAX_CHARS = 100_000  # characters of input text (about 3 hours of speech)
-MIN_CHUNK_CHARS = 16
 
 
 class SayError(TTSError, ValueError):
@@ -80,6 +72,23 @@ def prompt_row(model_dir: str | Path, prompt: str | None, prompt_text: str | Non
     return row
 
 
+def store_default_prompt(model_dir: str | Path, test_list: str | Path, speaker: str = "piper-joe") -> Path | None:
+    """Give an export the prompt of the first row of ``test_list`` (a ``tts synth`` list) spoken by ``speaker``
+    (else the first row) as its default prompt (``tts.f5.export.save_prompt``); None when the list has no rows."""
+    import json
+
+    import soundfile as sf
+
+    from tts.f5.export import save_prompt
+
+    rows = [json.loads(line) for line in Path(test_list).read_text(encoding="utf-8").splitlines() if line.strip()]
+    row = next((r for r in rows if r.get("speaker") == speaker), rows[0] if rows else None)
+    if row is None:
+        return None
+    wav, sr = sf.read(row["ref_audio"], dtype="float32", always_2d=True)
+    return save_prompt(model_dir, torch.from_numpy(wav.mean(axis=1)), sr, row["ref_text"], row.get("ref_alignment"))
+
+
 def check_text(text: str) -> str:
     """``text`` stripped; SayError when empty or over ``MAX_CHARS``."""
     text = text.strip()
@@ -94,20 +103,6 @@ def check_chunk_s(chunk_s: float) -> None:
     lo, hi = CHUNK_S_RANGE
     if not (isinstance(chunk_s, (int, float)) and lo <= chunk_s <= hi):
         raise SayError(f"chunk seconds must be in [{lo:g}, {hi:g}], got {chunk_s!r}")
-
-
-def _chunk_chars(model, prompt: dict, chunk_s: float, speed: float) -> int:
-    """Characters a chunk may hold: the prompt's speaking rate x the seconds a chunk may last."""
-    from tts.audio import AudioError, audio_duration
-    from tts.text import normalize_text
-
-    try:
-        prompt_s = audio_duration(prompt["ref_audio"])
-    except AudioError as e:
-        raise SayError(f"prompt audio: {e}") from e
-    window_s = model.max_duration_s - prompt_s - WINDOW_MARGIN_S
-    chars_per_s = len(normalize_text(prompt["ref_text"])) / max(prompt_s, 0.1)
-    return max(MIN_CHUNK_CHARS, int(chars_per_s * speed * min(chunk_s, window_s)))
 
 
 def speak(
@@ -126,39 +121,14 @@ def speak(
     ``model``/``space``: a loaded F5 model and its feature space (``tts.synth.load_model``). ``normalize=False``
     sends the text as typed (NFKC and whitespace only). ``progress(k, n, chunk)`` is called before chunk ``k`` of
     ``n`` (1-based). SayError names the text, chunk or prompt problem (the checks of ``tts synth``)."""
-    from tts.longtext import crossfade, pack, split_sentences
-    from tts.normalize import clean, sentences
-    from tts.text import TextError, normalize_text
+    from tts.longtext import crossfade
 
     check_chunk_s(chunk_s)
     text = check_text(text)
-    try:
-        said = sentences(text) if normalize else split_sentences(normalize_text(clean(text)))
-    except TextError as e:
-        raise SayError(str(e)) from e
-    if not said:
-        raise SayError("nothing to say: the text is only markup, symbols or spaces")
-    max_chars = _chunk_chars(model, prompt, chunk_s, sampling.speed)
-    todo = pack(said, max_chars)
-    items: list[Item] = []
-    while todo:
-        chunk = todo.pop(0)
-        k = len(items)
-        item = Item(k + 1, f"{utt_id}-{k}", chunk, prompt["ref_audio"], prompt["ref_text"],
-                    ref_alignment=prompt.get("ref_alignment"))  # fmt: skip
-        reason = prepare(item, model, space, sampling)
-        if reason and reason.startswith("too long") and " " in chunk:  # the model's own length: cut in two
-            words = chunk.split(" ")
-            todo[:0] = [" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])]
-            continue
-        if reason and reason.startswith(("prompt audio", "ref_text")):
-            raise SayError(reason)
-        if reason:
-            shown = chunk if len(chunk) <= 80 else chunk[:77] + "..."
-            raise SayError(f"chunk {k + 1} ({shown!r}): {reason}")
-        items.append(item)
-    if len(items) == 1:
-        items[0].id = utt_id  # one chunk: the seed of the whole text's id, as tts synth gives a line
+    line = Item(1, utt_id, text, prompt["ref_audio"], prompt["ref_text"], ref_alignment=prompt.get("ref_alignment"))
+    items, reason = prepare_line(line, model, space, sampling, chunk_s, normalize)
+    if reason:
+        raise SayError(reason)
     wavs, synth_s = [], 0.0
     for k, item in enumerate(items):
         if progress:
@@ -167,7 +137,7 @@ def speak(
         wavs.append(synthesize_batch([item], model, space, sampling)[0])
         synth_s += time.perf_counter() - t0
     wav = crossfade(wavs, round(space.sample_rate * CROSSFADE_S))
-    return Spoken(wav, space.sample_rate, " ".join(said), [it.text for it in items], synth_s)
+    return Spoken(wav, space.sample_rate, line.text, [it.text for it in items], synth_s)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,11 @@ from pathlib import Path
 import torch
 
 from tts.io import CheckpointError, out_dir_lock
+from tts.longtext import CROSSFADE_S, crossfade
+from tts.synth.chunks import prepare_line
 from tts.synth.lines import read_list
 from tts.synth.outdir import LOCK_NAME, RunFolder, check_out_dir, check_settings, clear_outputs, run_settings
-from tts.synth.sample import make_batches, prepare, synthesize_batch
+from tts.synth.sample import make_batches, synthesize_batch
 from tts.synth.settings import DEFAULT_BATCH_FRAMES, SamplingSettings, SynthError
 
 
@@ -134,35 +136,52 @@ def _run(
     done = folder.done_ids()
     todo = [it for it in items if it.id not in done]
 
-    ready = []
+    ready, parent, parts = [], {}, {}  # chunk items; chunk -> its line; line id -> [line, n chunks, {k: wav}, s]
     for it in todo:
         try:
-            reason = prepare(it, f5, fspace, sampling)
+            chunks, reason = prepare_line(it, f5, fspace, sampling)
         except Exception as e:  # an unforeseen failure costs this line only, never the others
-            reason = f"cannot prepare this line: {type(e).__name__}: {e}"
-        (folder.fail(it, reason) if reason else ready.append(it))
-    folder.n_ready = len(ready)
+            chunks, reason = [], f"cannot prepare this line: {type(e).__name__}: {e}"
+        if reason:
+            folder.fail(it, reason)
+            continue
+        parts[it.id] = [it, len(chunks), {}, 0.0]
+        for k, chunk in enumerate(chunks):
+            parent[id(chunk)] = (it.id, k)
+        ready += chunks
+    folder.n_ready = len(parts)
     folder.write_errors()
 
     audio_s, synth_s = 0.0, 0.0
-    bar = tqdm(total=len(ready), desc="synth", unit="utt", disable=not progress)
+    overlap = round(fspace.sample_rate * CROSSFADE_S)
+    bar = tqdm(total=len(ready), desc="synth", unit="chunk" if len(ready) > len(parts) else "utt", disable=not progress)
     for batch in make_batches(ready, batch_frames):
         t0 = time.perf_counter()
         try:
             wavs = synthesize_batch(batch, f5, fspace, sampling)
-        except Exception as e:  # e.g. out of memory: report the batch, keep going
-            for it in batch:
-                folder.fail(it, f"synthesis failed: {type(e).__name__}: {e}")
+        except Exception as e:  # e.g. out of memory: report the batch's lines, keep going
+            for line_id in dict.fromkeys(parent[id(it)][0] for it in batch):
+                if line_id in parts:
+                    folder.fail(parts.pop(line_id)[0], f"synthesis failed: {type(e).__name__}: {e}")
             folder.write_errors()
             bar.update(len(batch))
             continue
         batch_s = time.perf_counter() - t0
         gen_frames = sum(it.total_frames - it.prompt.shape[0] for it in batch)
         for it, wav in zip(batch, wavs):
+            line_id, k = parent[id(it)]
+            if line_id not in parts:  # another chunk of this line failed
+                continue
+            part = parts[line_id]
+            part[2][k] = wav
+            part[3] += batch_s * (it.total_frames - it.prompt.shape[0]) / max(1, gen_frames)
+            if len(part[2]) < part[1]:
+                continue
+            line, n_chunks, pieces, share = parts.pop(line_id)
+            wav = crossfade([pieces[j] for j in range(n_chunks)], overlap)
             dur = wav.numel() / fspace.sample_rate
-            share = batch_s * (it.total_frames - it.prompt.shape[0]) / max(1, gen_frames)
             row = {
-                "id": it.id,
+                "id": line.id,
                 "duration_s": round(dur, 4),
                 "rtf": round(share / max(dur, 1e-9), 5),
                 "seed": sampling.seed,
@@ -174,9 +193,11 @@ def _run(
                 **({"durations": sampling.durations} if f5.conditioning == "aligned" else {}),
                 "synth_s": round(share, 4),
                 "batch_size": len(batch),
-                "line": it.line,
+                "line": line.line,
+                "text": line.text,
+                "chunks": n_chunks,
             }
-            if folder.save(it, wav, fspace.sample_rate, row):
+            if folder.save(line, wav, fspace.sample_rate, row):
                 audio_s += dur
                 synth_s += share
         bar.update(len(batch))
