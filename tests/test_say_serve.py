@@ -212,3 +212,32 @@ def test_page_speaks_typed_text_and_survives_a_bad_upload(server, tmp_path, monk
         assert second["error"] is None and second["count"] == 2 and second["duration"] > 0
         assert browser.console_errors() == []
     assert np.isfinite(second["duration"])
+
+
+def test_tts_synth_speaks_and_stores_the_normalized_text(say_model, tmp_path):
+    from tts.io import read_jsonl
+    from tts.synth import synthesize_list
+
+    (tmp_path / "l.jsonl").write_text(json.dumps({"id": "money", "text": "It costs $5 at 3 pm."}) + "\n")
+    summary = synthesize_list(str(say_model), str(tmp_path / "l.jsonl"), str(tmp_path / "out"), nfe=2, progress=False)
+    assert summary["synthesized"] == 1
+    (row,) = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert row["text"] == "It costs five dollars at three p m." and row["chunks"] == 1
+
+
+def test_store_default_prompt_takes_the_first_prompt_of_the_speaker(say_model, tmp_path):
+    import shutil
+
+    from tts.f5.export import load_prompt
+    from tts.say import store_default_prompt
+
+    model = Path(shutil.copytree(say_model, tmp_path / "m"))
+    for name in ("prompt.wav", "prompt.json"):
+        (model / name).unlink()
+    wav = tmp_path / "joe.wav"
+    sf.write(wav, speechlike(1.0, 22050, 110, 3), 22050)
+    rows = [{"id": "a", "speaker": "flite", "ref_audio": str(wav), "ref_text": "Not this one."},
+            {"id": "b", "speaker": "piper-joe", "ref_audio": str(wav), "ref_text": "This one."}]  # fmt: skip
+    (tmp_path / "test_list.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store_default_prompt(model, tmp_path / "test_list.jsonl")
+    assert load_prompt(model)["ref_text"] == "This one." and sf.info(model / "prompt.wav").samplerate == 22050
