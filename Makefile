@@ -63,8 +63,8 @@ lint: setup
 	$(BIN)/ruff check tts tests eval
 
 bench: setup
-	$(BIN)/python eval/bench_vae.py --out eval/reports/bench_vae
-	$(BIN)/python eval/bench_f5.py --out eval/reports/bench_f5
+	$(BIN)/python -m eval.bench_vae --out eval/reports/bench_vae
+	$(BIN)/python -m eval.bench_f5 --out eval/reports/bench_f5
 
 # What travels to a bare GPU machine with the working tree (eval/gpu_check.sh; see README "On a GPU"):
 # wheels it lacks (CPython 3.12, manylinux x86_64; never torch) + the F5-TTS reference model files, and
@@ -79,11 +79,11 @@ GPU_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylin
 # (only downloads: any pip will do, no set-up needed)
 gpu-wheels:
 	rm -rf $(GPU_WHEELS).tmp && mkdir -p $(GPU_WHEELS).tmp
-	grep -v '^encodec' eval/gpu_wheels.txt > $(GPU_WHEELS).tmp/requirements.txt
+	grep -v '^encodec' eval/gpu/wheels.txt > $(GPU_WHEELS).tmp/requirements.txt
 	$(GPU_PIP) download -q --python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi none \
 	  $(GPU_PLATFORMS) --only-binary=:all: --no-deps -r $(GPU_WHEELS).tmp/requirements.txt -d $(GPU_WHEELS).tmp
 	# encodec (a vocos import) is published as an sdist only: build its pure-Python wheel here
-	$(GPU_PIP) wheel -q --no-deps "$$(grep '^encodec' eval/gpu_wheels.txt)" -w $(GPU_WHEELS).tmp
+	$(GPU_PIP) wheel -q --no-deps "$$(grep '^encodec' eval/gpu/wheels.txt)" -w $(GPU_WHEELS).tmp
 	# the F5-TTS reference model files for eval/bench_f5.py (unpacked; the wheel itself does not travel)
 	$(GPU_PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 f5-tts==1.1.22 -d $(GPU_WHEELS).tmp/f5
 	cd $(GPU_WHEELS).tmp && $(GPU_PYTHON) -c "import glob, zipfile; z = zipfile.ZipFile(glob.glob('f5/f5_tts-*.whl')[0]); \
@@ -93,7 +93,7 @@ gpu-wheels:
 
 gpu-corpus: setup
 	$(BIN)/tts data demo --out work/gpu_corpus_src --hours $(GPU_HOURS) --no-progress
-	$(BIN)/python eval/gpu_check.py --pack-corpus work/gpu_corpus_src $(GPU_CORPUS)
+	$(BIN)/python -m eval.gpu.corpus work/gpu_corpus_src $(GPU_CORPUS)
 
 # Everything the device tool carries (code + wheels + corpus), with its size.
 gpu-pack: gpu-wheels gpu-corpus

@@ -16,7 +16,7 @@ encoded to 24 kHz log-mel (93.75 Hz), with piper's phoneme alignments; batches o
 padded frames. Sizes: ``smoke`` (recipes/smoke/f5.yaml + recipes/f5/aligned.yaml) and ``cpu`` (the issue's 6.3M DiT:
 dim 256, depth 6, heads 4, text_dim 128).
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python eval/bench_bf16.py --out eval/reports/bf16 --threads 1
+    OMP_NUM_THREADS=1 python -m eval.bench_bf16 --out eval/reports/bf16 --threads 1
 
 Writes OUT/report.md, OUT/report.json and OUT/loss.png (with ``--curve-steps``).
 """
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {len(data)} utterances, {audio_s:.0f} s, {len(batches)} batches", flush=True)
     cpu, flags = cpu_model_and_flags()
     report = {
-        "command": "python eval/bench_bf16.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m eval.bench_bf16 " + " ".join(sys.argv[1:] if argv is None else argv),
         "commit": git_commit(ROOT), "cpu": cpu, "cpu_flags": flags, "threads": a.threads,
         "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "utterances": len(data), "audio_s": round(audio_s, 1), "batches": len(batches),

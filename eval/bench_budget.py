@@ -7,7 +7,7 @@ budget} x {idle machine, machine shared with ``--load`` busy single-thread torch
 matmuls)}, and reports the steps each run got. A budget is robust to load when the loaded run gets about the
 steps of the idle one.
 
-    PYTHONPATH=. OMP_NUM_THREADS=2 python eval/bench_budget.py --out eval/reports/budget
+    OMP_NUM_THREADS=2 python -m eval.bench_budget --out eval/reports/budget
 
 Run it on an otherwise idle machine (the "idle" rows assume so). Writes OUT/report.md and OUT/report.json.
 """
@@ -26,12 +26,10 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_bf16 import build, make_batches, make_data  # noqa: E402
-
-from tts.bench.timing import describe_machine, machine_info  # noqa: E402
-from tts.budget import CPUTimeBudget, cpu_seconds, parse_duration  # noqa: E402
-from tts.io import atomic_write_json, atomic_write_text, git_commit  # noqa: E402
+from eval.bench_bf16 import build, make_batches, make_data
+from tts.bench.timing import describe_machine, machine_info
+from tts.budget import CPUTimeBudget, cpu_seconds, parse_duration
+from tts.io import atomic_write_json, atomic_write_text, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 

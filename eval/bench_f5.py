@@ -1,7 +1,7 @@
 """Benchmark: F5 DiT on mel vs on VAE latents (synthesis RTF, training throughput) and ours vs F5-TTS.
 
-    python eval/bench_f5.py --out eval/reports/bench_f5 [--vocos DIR] [--vae DIR] [--nfe 32] [--threads 2]
-    python eval/bench_f5.py --device cuda --precision bf16-mixed --dit-recipe recipes/f5/small.yaml \
+    python -m eval.bench_f5 --out eval/reports/bench_f5 [--vocos DIR] [--vae DIR] [--nfe 32] [--threads 2]
+    python -m eval.bench_f5 --device cuda --precision bf16-mixed --dit-recipe recipes/f5/small.yaml \
         --out eval/reports/bench_f5_gpu          # GPU, paper-size DiT (F5TTS_v1_Small)
 
 Part 1, one DiT configuration (the demo size unless --dit-recipe says otherwise) on both spaces:
@@ -162,8 +162,8 @@ def worker_reference(cfg: dict) -> dict:
 
 def _reference_missing(python: str) -> str | None:
     """Why the reference cannot run under ``python`` (None when it can)."""
-    probe = "import sys; sys.path.insert(0, sys.argv[1]); from tts.f5.convert import reference_modules; reference_modules()"
-    out = subprocess.run([python, "-c", probe, str(ROOT)], capture_output=True, text=True)
+    probe = "from tts.f5.convert import reference_modules; reference_modules()"
+    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=ROOT)  # tts from the tree
     if out.returncode:
         return (
             f"no F5-TTS reference under {python} (run `make f5-ref`): {out.stderr.strip().splitlines()[-1:]}"
@@ -174,7 +174,7 @@ def _reference_missing(python: str) -> str | None:
 def run_worker(python: str, kind: str, cfg: dict, timeout: int = 1800) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(cfg["threads"]), "MKL_NUM_THREADS": str(cfg["threads"])}
     proc = subprocess.run(
-        [python, __file__, "--worker", kind, "--worker-config", json.dumps(cfg)],
+        [python, "-m", "eval.bench_f5", "--worker", kind, "--worker-config", json.dumps(cfg)],
         env=env,
         capture_output=True,
         text=True,
@@ -453,7 +453,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", choices=("ours", "reference"), help=argparse.SUPPRESS)
     p.add_argument("--worker-config", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     if args.worker:
         cfg = json.loads(args.worker_config)
         print(json.dumps((worker_ours if args.worker == "ours" else worker_reference)(cfg)))
@@ -464,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DiTConfig.from_dict(_recipe_args(ROOT / args.dit_recipe).get("dit", {}), args.dit_recipe)
     dit = {k: v for k, v in config.network_args().items() if k not in ("feat_dim", "vocab_size")}
     report = {
-        "command": "python eval/bench_f5.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m eval.bench_f5 " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {platform.processor() or ''} ({platform.system()})".strip(),
         "threads": args.threads,
         "device": args.device,

@@ -1,7 +1,7 @@
 """Speech VAE benchmark: parameters and CPU encode/decode speed (x real time) of the demo and paper sizes,
 BigVGAN vs Vocos-style decoder side by side; optionally the mel distance of a trained VAE on a cut set.
 
-    python eval/bench_vae.py --out eval/reports/vae_bench [--seconds 4] [--threads 2]
+    python -m eval.bench_vae --out eval/reports/vae_bench [--seconds 4] [--threads 2]
         [--vae work/demo/models/vae_semantic work/demo/models/vae_plain --cuts work/demo/corpus/cuts_test.jsonl.gz]
 
 Sizes are read from the recipes (encoder + the recipe's decoder); the other decoder family at the same
@@ -136,7 +136,7 @@ def markdown(rows: list[dict], quality: list[dict], args: argparse.Namespace) ->
                       f"{quality[0]['num_cuts']} cuts of `{quality[0]['cuts']}`:", "",
                   "| VAE | mel distance |", "|---|---|"]
         lines += [f"| `{q['vae']}` | **{q['mel_distance']:.4f}** |" for q in quality]
-    lines += ["", f"Command: `python eval/bench_vae.py {' '.join(args.argv)}`", ""]
+    lines += ["", f"Command: `python -m eval.bench_vae {' '.join(args.argv)}`", ""]
     return "\n".join(lines)
 
 

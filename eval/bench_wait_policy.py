@@ -7,7 +7,7 @@ cpu scale's duration-aligned DiT on real piper batches, Lightning's Trainer, 2 t
 seconds per run, ``--rounds`` times under each policy, alternating (active, passive, active, ...) so that a drift
 of the machine falls on both; each run is its own process (OpenMP reads the policy once, at start).
 
-    PYTHONPATH=. OMP_NUM_THREADS=2 python eval/bench_wait_policy.py --out eval/reports/wait_policy
+    OMP_NUM_THREADS=2 python -m eval.bench_wait_policy --out eval/reports/wait_policy
 
 Run it on an otherwise idle machine. Writes OUT/report.md and OUT/report.json.
 """
@@ -23,14 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import argparse, json, sys
-sys.path.insert(0, {here!r})
-from bench_budget import fit_batches, run
+from eval.bench_budget import fit_batches, run
 a = argparse.Namespace(**json.loads(sys.argv[1]))
 r = run(fit_batches(a), a.size, "wall", a.wall, 1.0, a.seed)
 print("RESULT " + json.dumps(r), flush=True)
@@ -39,7 +36,7 @@ print("RESULT " + json.dumps(r), flush=True)
 
 def one(policy: str, args: dict) -> dict:
     env = {**os.environ, "OMP_WAIT_POLICY": policy, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", CHILD.format(here=str(HERE)), json.dumps(args)], env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], env=env, cwd=ROOT,
                          capture_output=True, text=True, check=True, timeout=args["wall"] + 600)
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
     r = json.loads(line[len("RESULT "):])
@@ -48,7 +45,7 @@ def one(policy: str, args: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench_budget import add_fit_args, check_fit_args
+    from eval.bench_budget import add_fit_args, check_fit_args
 
     from tts.bench.timing import describe_machine, machine_info
     from tts.io import atomic_write_json, atomic_write_text, git_commit

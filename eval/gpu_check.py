@@ -21,13 +21,13 @@ failed or timed-out part is recorded and the next one runs:
                embedded corpus (.gpu-corpus/, `make gpu-corpus`): loss curve -> train.json, train_loss.svg
 
 Always written: report.md (a summary of every part, rewritten after each) and log.txt (the output of
-every command run). Nothing downloads; everything the check needs travels with the working tree.
+every command run). Nothing downloads; everything the check needs travels with the working tree (the wheels
+and the corpus pack: ``eval/gpu``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -39,8 +39,10 @@ import sys
 import tempfile
 import time
 import traceback
-import zipfile
 from pathlib import Path
+
+from eval.gpu.corpus import rebase_corpus
+from eval.gpu.wheels import install_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 # The H200 dense bf16 peak the issue gives (NVIDIA's sheets differ by form factor: check the model the
@@ -68,7 +70,7 @@ class Check:
         self.extra_path: list[str] = []  # unpacked wheels, when pip could not install them
         self.tmp = Path(tempfile.mkdtemp(prefix="gpu_check_"))
         self.log_path = out / "log.txt"
-        self.log_path.write_text(f"# eval/gpu_check.py {'--dry-run ' if dry_run else ''}{out}\n")
+        self.log_path.write_text(f"# python -m eval.gpu_check {'--dry-run ' if dry_run else ''}{out}\n")
 
     def log(self, text: str) -> None:
         size = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -158,7 +160,7 @@ def last_json(text: str) -> dict:
 
 
 def worker(check: Check, kind: str, cfg: dict, timeout: float) -> dict:
-    rc, out = check.run([sys.executable, __file__, "--worker", kind, "--worker-config", json.dumps(cfg)],
+    rc, out = check.run([sys.executable, "-m", "eval.gpu_check", "--worker", kind, "--worker-config", json.dumps(cfg)],
                         timeout, name=f"worker {kind}")
     if rc != 0:
         raise RuntimeError(f"worker {kind} exit {rc}: {out[-2500:]}")
@@ -166,57 +168,11 @@ def worker(check: Check, kind: str, cfg: dict, timeout: float) -> dict:
 
 
 # --------------------------------------------------------------------------------------- 1. setup
-def wheel_dist(filename: str) -> tuple[str, str]:
-    """(normalized distribution name, version) of a wheel file name."""
-    name, version = filename.split("-")[:2]
-    return re.sub(r"[-_.]+", "-", name).lower(), version
-
-
-def installed_version(dist: str) -> str | None:
-    import importlib.metadata as md
-
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return None
-
-
 def part_setup(check: Check, budget: float) -> dict:
     t = time.time()
-    wheels_dir = Path(check.args.wheels)
-    wheels = sorted(wheels_dir.glob("*.whl")) if wheels_dir.is_dir() else []
-    install = {"wheels_dir": str(wheels_dir), "installed": {}, "present": {}, "note": ""}
-    todo = []
-    for w in wheels:
-        dist, version = wheel_dist(w.name)
-        have = installed_version(dist)
-        if have:
-            install["present"][dist] = have
-        else:
-            todo.append(w)
-            install["installed"][dist] = version
-    if not wheels:
-        install["note"] = f"no wheels in {wheels_dir} (run `make gpu-wheels`)"
-    elif check.dry_run:
-        install["note"] = "dry run: nothing installed (would install the 'installed' list)"
-    elif todo:
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-warn-script-location",
-               *map(str, todo)]
-        rc, out = check.run(cmd, budget / 2, name="pip install")
-        if rc != 0 and "externally-managed" in out:
-            rc, out = check.run(cmd[:4] + ["--break-system-packages"] + cmd[4:], budget / 2, name="pip install")
-        if rc != 0 and "Permission denied" in out:  # a read-only site-packages: the user's own
-            rc, out = check.run(cmd[:4] + ["--user"] + cmd[4:], budget / 2, name="pip install --user")
-        if rc != 0:  # no usable pip: the wheels unpacked onto PYTHONPATH serve as well for these packages
-            install["pip_error"] = out[-2000:]
-            try:
-                site = check.tmp / "site"
-                for w in todo:
-                    zipfile.ZipFile(w).extractall(site)
-                check.extra_path.append(str(site))
-                install["note"] = f"pip failed; wheels unpacked to {site} (on PYTHONPATH for every part)"
-            except Exception as e:
-                install["error"] = f"unpacking the wheels failed too: {e}"
+    install = install_wheels(check.run, Path(check.args.wheels), check.tmp, check.dry_run, budget / 2)
+    if install.get("site"):
+        check.extra_path.append(install["site"])
     env = worker(check, "env", {"dry_run": check.dry_run}, max(10.0, budget - (time.time() - t)))
     env["wheels"] = install
     env["commit"] = git_commit()
@@ -365,7 +321,7 @@ def part_bench_f5(check: Check, budget: float) -> dict:
                 "--ref-rounds", "2", "--threads", "4"]
     # (the dry run leaves the reference out: two more processes; on the GPU it runs from .gpu-wheels/f5ref)
     ref_env = None if check.dry_run and not check.args.reference else f5_reference_env(check)
-    cmd = [sys.executable, "eval/bench_f5.py", "--out", str(out), "--precision", "bf16-mixed", *size]
+    cmd = [sys.executable, "-m", "eval.bench_f5", "--out", str(out), "--precision", "bf16-mixed", *size]
     cmd += ["--ref-python", sys.executable] if ref_env is not None else ["--reference", "off"]
     t = time.time()
     rc, text = check.run(cmd, budget * 0.8, env=ref_env, name="bench_f5")
@@ -444,9 +400,10 @@ def worker_flops(cfg: dict) -> dict:
 def part_bench_vae(check: Check, budget: float) -> dict:
     import yaml
 
+    from eval import bench_vae
+
     recipe = "recipes/smoke/vae_semantic.yaml" if check.dry_run else "recipes/vae/semantic.yaml"
     init = yaml.safe_load((ROOT / recipe).read_text())
-    bench_vae = _load_eval_module("bench_vae")
     alt = bench_vae.ALTERNATIVES["paper"]
     if check.dry_run:
         decoders = {"BigVGAN": {"class_path": "tts.vae.model.BigVGANDecoder",
@@ -459,7 +416,7 @@ def part_bench_vae(check: Check, budget: float) -> dict:
            "batch_size": 2 if check.dry_run else None, "crop_seconds": 0.5 if check.dry_run else None,
            # the recipe's precision (the paper VAE trains in fp32, as the reference) and bf16-mixed beside it
            "precisions": [None] if check.dry_run else [None, "bf16-mixed"]}
-    rc, text = check.run([sys.executable, __file__, "--worker", "vae-speed", "--worker-config", json.dumps(cfg)],
+    rc, text = check.run([sys.executable, "-m", "eval.gpu_check", "--worker", "vae-speed", "--worker-config", json.dumps(cfg)],
                          budget - 2, name="worker vae-speed")
     rows = {}
     for line in text.splitlines():  # the rows done, also when the worker was cut off by its budget
@@ -488,15 +445,6 @@ def part_bench_vae(check: Check, budget: float) -> dict:
     return {"status": status, "headline": "; ".join(heads),
             "details": f"Training step of `{recipe}` (generator + discriminators, GAN on from the first step, "
                        "random audio and teacher features):\n\n" + "\n".join(lines)}
-
-
-def _load_eval_module(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def worker_vae_speed(cfg: dict) -> dict:
@@ -589,24 +537,6 @@ def vae_speed(cfg: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- 5. train
-def rebase_corpus(pack: Path, out: Path) -> Path:
-    """Copy the pack's manifests to ``out`` with audio paths made absolute under ``pack`` (the pack stores
-    them relative to itself, so it works wherever the working tree lands)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for src in pack.glob("cuts_*.jsonl.gz"):
-        lines = []
-        with gzip.open(src, "rt") as f:
-            for line in f:
-                cut = json.loads(line)
-                for s in cut["recording"]["sources"]:
-                    if not os.path.isabs(s["source"]):
-                        s["source"] = str((pack / s["source"]).resolve())
-                lines.append(json.dumps(cut))
-        with gzip.open(out / src.name, "wt") as f:
-            f.write("\n".join(lines) + "\n")
-    return out
-
-
 def part_train(check: Check, budget: float) -> dict:
     pack = Path(check.args.corpus)
     if not (pack / "cuts_train.jsonl.gz").exists():
@@ -710,43 +640,6 @@ def loss_svg(curve: dict, title: str, w: int = 640, h: int = 360) -> str:
     return "".join(parts) + "</svg>\n"
 
 
-# ----------------------------------------------------------------------------------- corpus pack
-def pack_corpus(src: Path, dst: Path, quality: float = 0.5) -> dict:
-    """A `tts data demo` corpus -> a small carried pack: audio as OGG Vorbis (24 kHz), manifests with
-    paths relative to the pack. Returns its size."""
-    import numpy as np
-    import soundfile as sf
-
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for man in sorted(src.glob("cuts_*.jsonl.gz")):
-        lines = []
-        with gzip.open(man, "rt") as f:
-            for line in f:
-                cut = json.loads(line)
-                for s in cut["recording"]["sources"]:
-                    wav = Path(s["source"])
-                    wav = wav if wav.is_absolute() else src / wav
-                    rel = Path("audio") / wav.parent.name / (wav.stem + ".ogg")
-                    if not (tmp / rel).exists():
-                        audio, sr = sf.read(wav, dtype="float32")
-                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                        sf.write(tmp / rel, np.clip(audio, -1, 1), sr, format="OGG", subtype="VORBIS",
-                                 compression_level=quality)
-                    s["source"] = str(rel)
-                lines.append(json.dumps(cut))
-        with gzip.open(tmp / man.name, "wt") as f:
-            f.write("\n".join(lines) + "\n")
-    for extra in ("corpus.json",):
-        if (src / extra).exists():
-            shutil.copy(src / extra, tmp / extra)
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
-    size = sum(p.stat().st_size for p in dst.rglob("*") if p.is_file())
-    return {"pack": str(dst), "files": sum(1 for p in dst.rglob("*") if p.is_file()), "mib": round(size / 2**20, 2)}
-
-
 # ------------------------------------------------------------------------------------------ main
 BUDGETS = {  # seconds per part on the GPU (the whole check: --budget-s, default 470)
     "setup": 40, "cuda_tests": 180, "bench_f5": 100, "bench_vae": 100, "train": 600,
@@ -766,18 +659,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheels", default=str(ROOT / ".gpu-wheels"), help="carried wheels (`make gpu-wheels`)")
     p.add_argument("--corpus", default=str(ROOT / ".gpu-corpus"), help="carried corpus pack (`make gpu-corpus`)")
     p.add_argument("--reference", action="store_true", help="dry run: time the F5-TTS reference too")
-    p.add_argument("--pack-corpus", nargs=2, metavar=("SRC", "DST"),
-                   help="build the corpus pack DST from a `tts data demo` corpus SRC, then exit")
     p.add_argument("--worker", choices=("env", "flops", "vae-speed"), help=argparse.SUPPRESS)
     p.add_argument("--worker-config", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     if args.worker:
         fn = {"env": worker_env, "flops": worker_flops, "vae-speed": worker_vae_speed}[args.worker]
         print(json.dumps(fn(json.loads(args.worker_config))), flush=True)
-        return 0
-    if args.pack_corpus:
-        print(json.dumps(pack_corpus(Path(args.pack_corpus[0]), Path(args.pack_corpus[1]))))
         return 0
     if not args.out:
         p.error("OUT_DIR is required")

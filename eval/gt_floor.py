@@ -1,6 +1,6 @@
 """Benchmark: the ground-truth WER floor of the natural voice on the project's generated sentences.
 
-    python eval/gt_floor.py --out eval/reports/gt_floor [--n 100] [--seed 7] [--beams 1,5] \
+    python -m eval.gt_floor --out eval/reports/gt_floor [--n 100] [--seed 7] [--beams 1,5] \
         [--scales 0.667:0.8 0.333:0.333]
 
 Issue 10 asks for a Whisper-base ground-truth WER <= 5% on the test list. This script measures what decides it,
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def speak(sentences: list[str], noise: float, noise_w: float) -> list:
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"noise {noise}:{noise_w} beam {b}: WER mean {r['wer_mean']:.2f}% corpus {r['wer_corpus']:.2f}%",
                   flush=True)  # fmt: skip
     out = Path(args.out)
-    cmd = "python eval/gt_floor.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python -m eval.gt_floor " + " ".join(argv if argv is not None else sys.argv[1:])
     commit, seconds = git_commit(ROOT), time.time() - t0
     atomic_write_json(out / "report.json", {"command": cmd, "commit": commit, "seconds": seconds,
                                             "n": len(sentences), "source": source, "results": results})  # fmt: skip

@@ -1,6 +1,6 @@
 """Ground-truth WER of the embedded corpus's voices with the benchmark's own ASR and scoring.
 
-    python eval/voice_gt_wer.py --corpus work/demo/corpus [--speaker piper-joe] [--split test] \
+    python -m eval.voice_gt_wer --corpus work/demo/corpus [--speaker piper-joe] [--split test] \
         [--beam 5] [--out eval/reports/voice_gt_wer.json]
 
 Transcribes the corpus's own wavs (no model in between) with Whisper base (tts.bench.asr, the packaged
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
               "asr": asr.config, "asr_model_sha256": asr.model_sha256, "normalizer": "whisper", **agg,
               "wer_mean_ci95": [ci["low"], ci["high"]], "wer_corpus_ci95": [ci_corpus["low"], ci_corpus["high"]],
               "audio_seconds": round(audio_s, 1), "asr_seconds": round(time.time() - t0, 1),
-              "command": "python eval/voice_gt_wer.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": "python -m eval.voice_gt_wer " + " ".join(argv if argv is not None else sys.argv[1:]),
               "utterances": scores}
     print(f"{len(scores)} utterances ({audio_s / 60:.1f} min), speaker {args.speaker or 'all'}, split {args.split}: "
           f"WER mean {100 * agg['wer_mean']:.2f}% (95% CI {100 * ci['low']:.2f}-{100 * ci['high']:.2f}), "

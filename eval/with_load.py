@@ -3,7 +3,7 @@
 The load is eval/bench_budget.py's (matmul loops, started detached so that the command's CPU-time budgets do not
 count them) and is killed when the command ends, however it ends. The exit status is the command's.
 
-    PYTHONPATH=. python eval/with_load.py --load 2 -- .venv/bin/tts demo --scale demo --out work/demo_loaded
+    python -m eval.with_load --load 2 -- .venv/bin/tts demo --scale demo --out work/demo_loaded
 
 This is how eval/reports/demo/loaded/ was made: make demo's pipeline on CPU-time budgets beside 2 busy processes.
 """
@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_budget import start_load, stop_load  # noqa: E402
+from eval.bench_budget import start_load, stop_load
 
 
 def main(argv: list[str] | None = None) -> int:

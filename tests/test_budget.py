@@ -120,7 +120,7 @@ def test_eval_bench_budget_runs_at_smoke_size(tmp_path):
     from pathlib import Path
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "eval/bench_budget.py", "--out", str(tmp_path), "--size", "smoke", "--wall", "2",
+    subprocess.run([sys.executable, "-m", "eval.bench_budget", "--out", str(tmp_path), "--size", "smoke", "--wall", "2",
                     "--cpu", "2", "--load", "1", "--sentences", "3", "--batch-frames", "800"],
                    check=True, env=env, cwd=env["PYTHONPATH"], timeout=300)
     r = json.loads((tmp_path / "report.json").read_text())
@@ -142,12 +142,12 @@ def test_eval_with_load_runs_the_command_beside_busy_processes_and_stops_them(tm
     env = {**os.environ, "PYTHONPATH": str(root)}
     probe = ("import psutil, sys; busy = [p for p in psutil.process_iter(['cmdline']) "
              "if (p.info['cmdline'] or [''])[-1].startswith('import torch, time')]; sys.exit(len(busy))")
-    r = subprocess.run([sys.executable, "eval/with_load.py", "--load", "1", "--", sys.executable, "-c", probe],
+    r = subprocess.run([sys.executable, "-m", "eval.with_load", "--load", "1", "--", sys.executable, "-c", probe],
                        env=env, cwd=root, timeout=120, capture_output=True, text=True)
     assert r.returncode == 1, r.stderr  # the probe saw one busy process
     busy = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[-1].startswith("import torch, time")]
     assert busy == []
-    bad = subprocess.run([sys.executable, "eval/with_load.py", "--load", "-1", "--", "true"], env=env, cwd=root,
+    bad = subprocess.run([sys.executable, "-m", "eval.with_load", "--load", "-1", "--", "true"], env=env, cwd=root,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--load -1: must be in [0, 64]" in bad.stderr
 
@@ -159,13 +159,13 @@ def test_eval_bench_wait_policy_runs_at_smoke_size(tmp_path):
     from pathlib import Path
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "OMP_NUM_THREADS": "2"}
-    subprocess.run([sys.executable, "eval/bench_wait_policy.py", "--out", str(tmp_path), "--size", "smoke", "--wall",
+    subprocess.run([sys.executable, "-m", "eval.bench_wait_policy", "--out", str(tmp_path), "--size", "smoke", "--wall",
                     "2", "--rounds", "1", "--sentences", "3", "--batch-frames", "800"],
                    check=True, env=env, cwd=env["PYTHONPATH"], timeout=300)
     r = json.loads((tmp_path / "report.json").read_text())
     assert [x["policy"] for x in r["rows"]] == ["ACTIVE", "PASSIVE"]
     assert all(x["steps"] > 0 for x in r["rows"]) and len(r["passive_over_active"]) == 1
     assert "| 0 | PASSIVE |" in (tmp_path / "report.md").read_text()
-    bad = subprocess.run([sys.executable, "eval/bench_wait_policy.py", "--out", str(tmp_path), "--rounds", "0"],
+    bad = subprocess.run([sys.executable, "-m", "eval.bench_wait_policy", "--out", str(tmp_path), "--rounds", "0"],
                          env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--rounds in [1, 50]" in bad.stderr

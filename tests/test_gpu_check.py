@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gpu_check_dry_run_writes_every_part(tiny_corpus, tmp_path):
     pack = tmp_path / "pack"
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "eval/gpu_check.py", "--pack-corpus", str(tiny_corpus), str(pack)], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "eval.gpu.corpus", str(tiny_corpus), str(pack)], cwd=ROOT,
                    env=env, check=True, capture_output=True, timeout=300)
     assert not any(pack.rglob("*.wav")) and any(pack.rglob("*.ogg"))
     out = tmp_path / "out"
