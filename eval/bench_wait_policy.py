@@ -46,7 +46,6 @@ def one(policy: str, args: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from eval.bench_budget import add_fit_args, check_fit_args
-
     from tts.bench.timing import describe_machine, machine_info
     from tts.io import atomic_write_json, atomic_write_text, git_commit
 
