@@ -28,7 +28,7 @@ TIMEOUT = 600
 RECIPES = {  # case -> recipe files (each with ${run_dir} paths), --run_dir composes them
     "f5_filler": ["f5/base", "space/mel", "smoke/f5"],
     "f5_aligned": ["f5/base", "f5/aligned", "space/mel", "smoke/f5", "smoke/f5_aligned"],
-    "vae_semantic": ["smoke/vae_semantic"],
+    "vae_semantic": ["vae/base", "smoke/vae_semantic"],
 }
 
 

@@ -319,7 +319,7 @@ def test_tts_fit_starts_from_init_from_and_its_rerun_resumes_without_reading_it(
     from tts.vocoder import VocosGAN
 
     source = sources("vocos")["export"]
-    argv = ["fit", "--run_dir", str(tmp_path), "-c", str(ROOT / "recipes/smoke/vocos.yaml"),
+    argv = ["fit", "--run_dir", str(tmp_path), "-c", str(ROOT / "recipes/vocos/base.yaml"), "-c", str(ROOT / "recipes/smoke/vocos.yaml"),
             f"--model.init_args.init_from={source}", f"--trainer.default_root_dir={tmp_path}",
             f"--data.init_args.train_cuts={tiny_corpus / 'cuts_train.jsonl.gz'}",
             f"--data.init_args.val_cuts={tiny_corpus / 'cuts_dev.jsonl.gz'}", "--trainer.limit_val_batches=0",

@@ -73,5 +73,5 @@ def test_train_env_reaches_every_fit(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo.subprocess, "run", fake_run)
     monkeypatch.setenv("TTS_PROBE", "kept")
-    demo.fit("x", "recipes/demo/vocos.yaml", [], tmp_path, threads=1, env={"OMP_WAIT_POLICY": "PASSIVE"})
+    demo.fit("x", ["recipes/vocos/base.yaml", "recipes/demo/vocos.yaml"], [], tmp_path, threads=1, env={"OMP_WAIT_POLICY": "PASSIVE"})
     assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["TTS_PROBE"] == "kept" and seen["OMP_NUM_THREADS"] == "1"

@@ -109,10 +109,21 @@ def pipeline(scale: str) -> dict:
     return yaml.safe_load((ROOT / NEW_PIPELINES.get(scale, f"recipes/{scale}/pipeline.yaml")).read_text())
 
 
+VAE_BASE, VOCOS_BASE = "recipes/vae/base.yaml", "recipes/vocos/base.yaml"
+PAPER_VAE = [VAE_BASE, "recipes/vae/semantic.yaml"]
+GAN = {  # the VAE and Vocos compositions run by hand: base + a size layer (+ the paper's own layers)
+    **{f"{s}/vae_semantic": [VAE_BASE, f"recipes/{s}/vae_semantic.yaml"] for s in ("smoke", "demo", "cpu", "mini")},
+    **{f"{s}/vocos": [VOCOS_BASE, f"recipes/{s}/vocos.yaml"] for s in ("smoke", "demo", "cpu", "mini")},
+    "vae/semantic": PAPER_VAE,
+    "vae/plain": [*PAPER_VAE, "recipes/vae/plain.yaml"],
+    "vae/semantic_wavlm": [*PAPER_VAE, "recipes/vae/semantic_wavlm.yaml"],
+    "vocos/mel24k": [VOCOS_BASE, "recipes/vocos/mel24k.yaml"],
+}
+
+
 def _recipes() -> dict[str, list[str]]:
     """Every recipe a user or a pipeline runs: the standalone files, the F5 compositions and the pipelines'."""
-    found = {f"{p.parent.name}/{p.stem}": [str(p.relative_to(ROOT))] for p in ROOT.glob("recipes/*/*.yaml")
-             if (p.parent.name in ("vae", "vocos") or p.stem in ("vae_semantic", "vocos")) and p.stem != "as_plain"}
+    found = dict(GAN)
     found.update(F5)
     for scale in (*SCALES, *NEW_PIPELINES):
         for name, stage in pipeline(scale)["train"].items():

@@ -14,9 +14,9 @@ import torch
 REPO = Path(__file__).parent.parent
 
 
-def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> list[str]:
+def _fit_argv(corpus: Path, run_dir: Path, recipe: list[str], extra: list[str]) -> list[str]:
     return [
-        sys.executable, "-m", "tts.cli", "fit", "--run_dir", str(run_dir), "-c", str(REPO / recipe),
+        sys.executable, "-m", "tts.cli", "fit", "--run_dir", str(run_dir), *(a for f in recipe for a in ("-c", str(REPO / f))),
         f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
         f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
         "--trainer.max_steps=400", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
@@ -30,8 +30,8 @@ def _fit_argv(corpus: Path, run_dir: Path, recipe: str, extra: list[str]) -> lis
 
 @pytest.mark.slow  # per recipe: two interpreter starts and two short trainings, the first killed mid-run
 @pytest.mark.parametrize("recipe,extra", [
-    ("recipes/smoke/vae_semantic.yaml", ["--model.init_args.loss.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
-    ("recipes/smoke/vocos.yaml", []),
+    (["recipes/vae/base.yaml", "recipes/smoke/vae_semantic.yaml"], ["--model.init_args.loss.init_args.semantic_weight=0.0", "--data.init_args.teacher_key=null"]),
+    (["recipes/vocos/base.yaml", "recipes/smoke/vocos.yaml"], []),
 ], ids=["vae_plain", "vocos"])
 def test_fit_resumes_after_kill(tiny_corpus, tmp_path, recipe, extra):
     last = tmp_path / "last.ckpt"

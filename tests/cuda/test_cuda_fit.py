@@ -101,9 +101,9 @@ RECIPES = {  # recipe -> (data, extra overrides, global steps per batch)
     "f5_mel": ("mel", [], 1),
     "f5_latent": ("latent", [], 1),
 }
-FILES = {  # recipe -> its files (the F5 ones layered: base + smoke size; space and paths given on the line)
-    "vae_semantic": ["recipes/smoke/vae_semantic.yaml"],
-    "vocos": ["recipes/smoke/vocos.yaml"],
+FILES = {  # recipe -> its files (layered: base + smoke size; the F5 space and paths given on the line)
+    "vae_semantic": ["recipes/vae/base.yaml", "recipes/smoke/vae_semantic.yaml"],
+    "vocos": ["recipes/vocos/base.yaml", "recipes/smoke/vocos.yaml"],
     "f5_mel": ["recipes/f5/base.yaml", "recipes/smoke/f5.yaml"],
     "f5_latent": ["recipes/f5/base.yaml", "recipes/smoke/f5.yaml"],
 }

@@ -19,7 +19,7 @@ REPO = Path(__file__).parents[2]
 
 
 def _fit(corpus: Path, root: Path, steps: int, *extra: str) -> list[str]:
-    return ["fit", "--run_dir", str(root), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
+    return ["fit", "--run_dir", str(root), "-c", str(REPO / "recipes/vocos/base.yaml"), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
             f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
             f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
             f"--trainer.max_steps={steps}", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",

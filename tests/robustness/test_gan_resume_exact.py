@@ -30,7 +30,7 @@ def _fit(corpus: Path, root: Path, kill_after: int | None = None) -> list[str]:
                   "init_args": {"save_last": True, "every_n_train_steps": 1}}]  # fmt: skip
     if kill_after is not None:
         callbacks.append({"class_path": "robust_helpers.KillAfterBatches", "init_args": {"batches": kill_after}})
-    return ["fit", "--run_dir", str(root), "-c", str(RECIPE), f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
+    return ["fit", "--run_dir", str(root), "-c", str(REPO / "recipes/vocos/base.yaml"), "-c", str(RECIPE), f"--data.init_args.train_cuts={corpus / 'cuts_train.jsonl.gz'}",
             f"--data.init_args.val_cuts={corpus / 'cuts_dev.jsonl.gz'}",
             "--trainer.max_steps=-1", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false",
             "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={root}",

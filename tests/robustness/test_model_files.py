@@ -80,7 +80,7 @@ def test_fit_ckpt_path_naming_a_foreign_class_runs_nothing(tiny_corpus, tmp_path
     ckpt = tmp_path / "evil.ckpt"
     hparams = {"_class_path": "os.system", "command": f"touch {marker}"}
     torch.save({"state_dict": {}, "global_step": 0, "hyper_parameters": hparams}, ckpt)
-    rc, text = run(["fit", "--run_dir", str(tmp_path), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
+    rc, text = run(["fit", "--run_dir", str(tmp_path), "-c", str(REPO / "recipes/vocos/base.yaml"), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
                     f"--data.init_args.train_cuts={tiny_corpus / 'cuts_train.jsonl.gz'}",
                     f"--data.init_args.val_cuts={tiny_corpus / 'cuts_dev.jsonl.gz'}",
                     f"--trainer.default_root_dir={tmp_path}", f"--ckpt_path={ckpt}"], capsys)  # fmt: skip
@@ -89,7 +89,7 @@ def test_fit_ckpt_path_naming_a_foreign_class_runs_nothing(tiny_corpus, tmp_path
 
 
 def test_fit_ckpt_path_that_does_not_exist_is_one_line(tiny_corpus, tmp_path, capsys):
-    rc, text = run(["fit", "--run_dir", str(tmp_path), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
+    rc, text = run(["fit", "--run_dir", str(tmp_path), "-c", str(REPO / "recipes/vocos/base.yaml"), "-c", str(REPO / "recipes/smoke/vocos.yaml"),
                     f"--data.init_args.train_cuts={tiny_corpus / 'cuts_train.jsonl.gz'}",
                     f"--data.init_args.val_cuts={tiny_corpus / 'cuts_dev.jsonl.gz'}",
                     f"--trainer.default_root_dir={tmp_path}", f"--ckpt_path={tmp_path / 'nope.ckpt'}"], capsys)  # fmt: skip

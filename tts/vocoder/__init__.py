@@ -5,8 +5,8 @@
 - :mod:`tts.vocoder.export`: ``export_vocos`` (training checkpoint -> the pretrained-dir layout).
 
 Inference (loading a Vocos dir or checkpoint for the ``mel`` feature space) is ``tts.features.vocos``.
-Recipes: ``recipes/vocos/mel24k.yaml`` (paper) and ``recipes/{smoke,demo,cpu,mini}/vocos.yaml``, with
-``tts.data.datamodule.CropDataModule`` as the data.
+Recipes: ``recipes/vocos/base.yaml`` (``VocosGAN`` on ``tts.data.datamodule.CropDataModule``) + a size layer,
+``recipes/vocos/mel24k.yaml`` (paper) or ``recipes/{smoke,demo,cpu,mini}/vocos.yaml``.
 """
 
 from tts.vocoder.export import export_vocos
