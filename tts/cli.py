@@ -38,6 +38,7 @@ Data and features:
   extract latents           cache VAE latents (sampled z or mean) + per-dimension statistics
   extract features          cache any feature space (mel or latent) for F5 training
   export vae                a trained VAE checkpoint -> model.safetensors + config.json
+  export onnx               an F5 model + its feature space's encoder/decoder -> ONNX graphs (tts synth --backend onnx)
   import f5                 an F5-TTS v1 checkpoint (.pt / .safetensors) + vocab.txt -> our F5 export
   import vae                a Semantic-VAE generator checkpoint (DAC + AttnProjection + BigVGAN) -> our VAE export
 
@@ -69,6 +70,7 @@ _TOOLS = {
     ("extract", "latents"): "tts.vae.extract",
     ("extract", "features"): "tts.features.extract",
     ("export", "vae"): "tts.vae.export",
+    ("export", "onnx"): "tts.onnx.export",
     ("import", "f5"): "tts.f5.convert",
     ("import", "vae"): "tts.vae.convert",
     ("synth",): "tts.synth",

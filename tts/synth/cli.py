@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         "scales them, a row's `duration` overrides --speed: the predicted durations are scaled to fill it) or "
         "from each row's own `alignment` [[symbol, start_s, duration_s], ...] in time order (oracle)",
     )
+    p.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch",
+        help="torch (default: the model's torch networks) or onnx: MODEL is a folder written by `tts export onnx`, "
+        "run by onnxruntime on the CPU with no torch model (the same audio to 1e-4)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--overwrite", action="store_true",
@@ -83,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("; ".join(f"--{p}" if not p.startswith("--") else p for p in problems))
     try:
         summary = synthesize(a.model, a.input, a.out, sampling, batch_frames=a.batch_frames, device=a.device,
-                             space=a.space, progress=not a.no_progress, overwrite=a.overwrite)  # fmt: skip
+                             space=a.space, progress=not a.no_progress, overwrite=a.overwrite,
+                             backend=a.backend)  # fmt: skip
     except (SynthError, CheckpointError, OutDirError) as e:
         print(f"tts synth: {e}", file=sys.stderr)
         return 2

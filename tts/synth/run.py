@@ -48,11 +48,12 @@ def synthesize_list(
     progress: bool = True,
     durations: str = "predictor",
     overwrite: bool = False,
+    backend: str = "torch",
 ) -> dict:
     """``synthesize`` with the sampling settings as keywords (see there)."""
     sampling = SamplingSettings(nfe=nfe, cfg=cfg, sway=sway, speed=speed, seed=seed, method=method,
                                 durations=durations)  # fmt: skip
-    return synthesize(model, input, out, sampling, batch_frames, device, space, progress, overwrite)
+    return synthesize(model, input, out, sampling, batch_frames, device, space, progress, overwrite, backend)
 
 
 def synthesize(
@@ -65,8 +66,12 @@ def synthesize(
     space: str | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    backend: str = "torch",
 ) -> dict:
     """Synthesize every line of ``input`` into ``out``; returns the run summary (see ``tts.synth``).
+
+    ``backend``: ``torch`` (the model's torch networks) or ``onnx`` (``model`` is a ``tts export onnx`` folder, run
+    by onnxruntime on the CPU, ``tts.onnx.runtime``; the same audio to 1e-4).
 
     ``space`` overrides the feature space spec stored with the model (e.g. a moved vocoder path).
     ``sampling.durations`` (aligned models only): ``predictor`` or ``oracle`` (each row's ``alignment``).
@@ -82,17 +87,42 @@ def synthesize(
     if problems:
         raise SynthError("invalid synthesis settings: " + "; ".join(problems))
     check_device(device)
+    check_backend(backend, device, space)
     out_dir = Path(out)
     check_out_dir(out_dir)
     if not Path(model).exists():
         raise SynthError(f"F5 model not found: {model} (an export dir or a .ckpt)")
     with out_dir_lock(out_dir, LOCK_NAME, "tts synth"):
-        summary = _run(model, input, out_dir, sampling, batch_frames, device, space, progress, overwrite)
+        summary = _run(model, input, out_dir, sampling, batch_frames, device, space, progress, overwrite, backend)
     return {**summary, "wall_s": round(time.perf_counter() - t_start, 3), "out": str(out_dir)}
 
 
-def load_model(model: str, space: str | None, device: str):
-    """(F5 model, its feature space) on ``device``; SynthError when either does not load or they differ."""
+BACKENDS = ("torch", "onnx")
+
+
+def check_backend(backend: str, device: str, space: str | None) -> None:
+    """SynthError (one line) for an unknown backend, or the onnx backend with a device or space it cannot take."""
+    if backend not in BACKENDS:
+        raise SynthError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "onnx" and torch.device(device).type != "cpu":
+        raise SynthError(f"--backend onnx runs on the CPU (onnxruntime), not --device {device}")
+    if backend == "onnx" and space is not None:
+        raise SynthError("--backend onnx: the ONNX export carries its own encoder and decoder; --space does not apply")
+
+
+def load_model(model: str, space: str | None, device: str, backend: str = "torch"):
+    """(F5 model, its feature space) on ``device``; SynthError when either does not load or they differ.
+
+    ``backend="onnx"``: ``model`` is a ``tts export onnx`` folder, loaded as onnxruntime sessions (``tts.onnx.runtime``)
+    with no torch model."""
+    check_backend(backend, device, space)
+    if backend == "onnx":
+        from tts.onnx.runtime import load as load_onnx
+
+        try:
+            return load_onnx(model)
+        except (CheckpointError, OSError) as e:
+            raise SynthError(str(e)) from e
     from tts.f5 import load
     from tts.features import load_space
 
@@ -111,7 +141,7 @@ def load_model(model: str, space: str | None, device: str):
 
 def _run(
     model: str, input: str, out_dir: Path, sampling: SamplingSettings, batch_frames: int, device: str,
-    space: str | None, progress: bool, overwrite: bool,
+    space: str | None, progress: bool, overwrite: bool, backend: str = "torch",
 ) -> dict:  # fmt: skip
     """``synthesize`` once the settings are valid and ``out_dir`` is locked."""
     from tqdm import tqdm
@@ -126,7 +156,7 @@ def _run(
     n_lines = len(items) + len(errors)
     settings = run_settings(model, space, sampling)
     clear = check_settings(out_dir, settings, overwrite)
-    f5, fspace = load_model(model, space, device)
+    f5, fspace = load_model(model, space, device, backend)
     folder = RunFolder(out_dir, settings, errors)
     try:
         if clear:
