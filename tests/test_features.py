@@ -129,6 +129,7 @@ def test_feature_and_teacher_specs_share_one_grammar():
     from tts.spec import parse_spec
 
     assert parse_spec("mel:vocos=/m/v") == ("mel", None, {"vocos": "/m/v"})
+    assert parse_spec("mel:vocos=/m/a:b") == ("mel", None, {"vocos": "/m/a:b"})  # a value may hold ':'
     assert parse_spec("torchaudio-wavlm-large:/m/a:b.pt:layer=-1,norm=pre") == (
         "torchaudio-wavlm-large", "/m/a:b.pt", {"layer": "-1", "norm": "pre"})  # fmt: skip
     assert parse_spec("fairseq2-hubert:/m/h.pt:layer=23:norm=post") == (
