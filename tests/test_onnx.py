@@ -169,3 +169,32 @@ def test_the_onnx_backend_refuses_a_folder_without_graphs(exported, tiny_corpus,
     assert main(["--model", str(exported[0]), "--input", str(tiny_corpus / "test_list.jsonl"), "--out",
                  str(tmp_path / "o2"), "--backend", "onnx"]) == 2  # fmt: skip
     assert "run `tts export onnx" in capsys.readouterr().err
+
+
+def test_the_paper_vae_networks_export_too(tmp_path):
+    """The DAC-style waveform encoder (conv and Semantic-VAE attention bottlenecks) and the BigVGAN decoder:
+    ONNX graphs at two lengths equal the torch modules (the demo's log-mel encoder + Vocos decoder: above)."""
+    from tts.onnx.export import _export, _session
+    from tts.onnx.graphs import VAEDecoderGraph, VAEEncoderGraph
+    from tts.vae.model import BigVGANDecoder, Encoder
+
+    torch.manual_seed(0)
+    for i, enc in enumerate((Encoder(channels=2), Encoder(channels=8, bottleneck="attn", attn_heads=1))):
+        path = tmp_path / f"enc{i}.onnx"
+        _export(VAEEncoderGraph(enc.eval()).eval(), (0.1 * torch.randn(1, 8000),), path, ["wav"], ["mean", "logvar"],
+                {"wav": {1: "t"}, "mean": {1: "n"}, "logvar": {1: "n"}})  # fmt: skip
+        wav = 0.1 * torch.randn(1, 12000)
+        with torch.no_grad():
+            mean, logvar = enc(wav.unsqueeze(1))
+        got = _session(path).run(None, {"wav": wav.numpy()})
+        assert np.abs(got[0] - mean.transpose(1, 2).numpy()).max() < TOL
+        assert np.abs(got[1] - logvar.transpose(1, 2).numpy()).max() < TOL
+    dec = BigVGANDecoder(channels=64, resblock_kernel_sizes=(3,), resblock_dilations=(1,)).eval()
+    path = tmp_path / "bigvgan.onnx"
+    _export(VAEDecoderGraph(dec).eval(), (torch.randn(1, 10, 64),), path, ["feats"], ["wav"],
+            {"feats": {0: "b", 1: "n"}, "wav": {0: "b", 1: "t"}})  # fmt: skip
+    z = torch.randn(2, 13, 64)
+    with torch.no_grad():
+        ref = dec(z.transpose(1, 2))
+    got = _session(path).run(None, {"feats": z.numpy()})[0]
+    assert got.shape == tuple(ref.shape) and np.abs(got - ref.numpy()).max() < TOL

@@ -148,14 +148,40 @@ class OverlapAddISTFT(nn.Module):
         return wav[:, self.trim : end] / env[:, self.trim : end]
 
 
+def _static_snakes(decoder: nn.Module) -> nn.Module:
+    """A copy of ``decoder`` whose anti-aliased Snakes take their channel count from their parameters instead of
+    the input's shape (the exporter needs the filter's shape as a constant): the same math."""
+    import copy
+
+    from tts.vae.model import AntiAliasedSnake
+
+    class StaticAntiAliasedSnake(AntiAliasedSnake):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            channels, k = self.act.log_alpha.shape[1], self.kernel_size
+            filt = self.filt.to(x.dtype).expand(channels, -1, -1)
+            pad = k // 2 - 1
+            up = F.conv_transpose1d(F.pad(x, (pad, pad), mode="replicate"), filt, stride=2, groups=channels)
+            crop = pad * 2 + (k - 2) // 2
+            up = 2 * up[..., crop : up.shape[-1] - crop]
+            y = self.act(up)
+            y = F.pad(y, (k // 2 - 1, k // 2), mode="replicate")
+            return F.conv1d(y, filt, stride=2, groups=channels)
+
+    decoder = copy.deepcopy(decoder)
+    for m in decoder.modules():
+        if type(m) is AntiAliasedSnake:
+            m.__class__ = StaticAntiAliasedSnake
+    return decoder
+
+
 class VAEDecoderGraph(nn.Module):
     """VAE latents z (B, N, 64) (not normalized) -> waveform (B, N * hop): ``SpeechVAE.decode``."""
 
     def __init__(self, decoder: nn.Module):
         super().__init__()
-        from tts.vae.model import VocosDecoder
+        from tts.vae.model import BigVGANDecoder, VocosDecoder
 
-        self.decoder = decoder
+        self.decoder = _static_snakes(decoder) if isinstance(decoder, BigVGANDecoder) else decoder
         self.istft = None
         if isinstance(decoder, VocosDecoder):
             head = decoder.head
