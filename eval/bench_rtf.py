@@ -9,8 +9,8 @@
 - one row per configuration ``{"name", "backend", "nfe", "rtf", "wer", "wer_ci", ...}``: ``torch`` at NFE 16 / 8 /
   6 / 4 on F5's step grids (EPSS where F5-TTS has one: 16 and 6; the even sway-sampled grid for 8 and 4, for which
   it has none), ``onnx`` (``tts export onnx`` + onnxruntime, the graphs exported into OUT/onnx unless --onnx names a
-  folder) at the same NFEs, ``compile`` (``torch.compile`` of the DiT step, inductor; a row with its error where it
-  does not work) and ``bf16`` (``torch.autocast`` bf16) only where the CPU has AMX.
+  folder) at the same NFEs, ``compile`` (``torch.compile`` of the DiT step on the plain layers, inductor: the fast path's
+  private oneDNN ops do not lower; a row with its error where it does not work) and ``bf16`` (``torch.autocast`` bf16) only where the CPU has AMX.
 RTF = synthesis wall seconds / seconds of audio, summed over the sentences; the time of a sentence is the whole call
 of ``tts synth`` for it (text normalization and phonemes, the prompt's features, durations, sampling, decoding), one
 sentence at a time, the prompt encoded each time (no caching). Every configuration uses the same noise seeds.
@@ -24,7 +24,7 @@ the row's own CI.
 Sentences: ``data/sentences/test_sentences.txt`` from line ``--skip`` on (default 120: past the demo's test split,
 the first 27, and the cpu scale's, about 110), natural sentences no training split speaks.
 
-Writes OUT/report.md and OUT/report.json (and OUT/onnx, the exported graphs, unless --onnx is given).
+Writes OUT/report.md and OUT/report.json (and OUT/onnx, the exported graphs, git-ignored, unless --onnx is given).
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ def build_configs(args, onnx_dir: Path) -> list:
     onnx_model = load_model(str(onnx_dir), None, "cpu", backend="onnx") if "onnx" in kinds else None
     compiled = None
     if "compile" in kinds:
+        from tts.onnx.export import plain_copy
+
+        # the plain layers: the fast path's private oneDNN ops do not lower in inductor (LoweringException)
         compiled = load_model(args.model, None, "cpu")
+        compiled[0].net = plain_copy(compiled[0].net)
         compiled[0].net.forward_context = torch.compile(compiled[0].net.forward_context, dynamic=True)
     for kind in kinds:
         for nfe in nfes:
@@ -152,7 +156,7 @@ def run_rounds(configs: list, items: list[tuple[str, str]], prompt: str, prompt_
         try:
             c.run("warmup", items[0][1], prompt, prompt_text)
         except Exception as e:  # e.g. torch.compile without a working compiler: reported, not fatal
-            c.error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+            c.error = f"{type(e).__name__}: {' '.join(str(e).split())[:400]}"
             print(f"bench_rtf: {c.name} does not run: {c.error}", file=sys.stderr)
     live = [c for c in configs if c.error is None]
     groups = [g.tolist() for g in np.array_split(np.arange(len(items)), max(1, min(rounds, len(items))))]
@@ -279,6 +283,7 @@ def ensure_onnx(model: str, onnx: str | None, out: Path) -> Path:
     if not meta.is_file() or json.loads(meta.read_text()).get("source_sha256") != sha:
         print(f"bench_rtf: exporting {model} to ONNX in {target}", file=sys.stderr)
         export_onnx(model, target)
+        (target / ".gitignore").write_text("*\n")  # ~40 MB of graphs: not part of a published report
     return target
 
 
