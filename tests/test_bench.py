@@ -407,3 +407,22 @@ def test_paper_spec_names_every_missing_input_before_running(monkeypatch, tmp_pa
     for var in ("LIBRISPEECH_PC", "WHISPER_LARGE_V3", "WAVLM_ECAPA", "CKPT"):
         assert var in str(err.value)
     assert not (tmp_path / "o").exists()
+
+
+def test_reference_is_the_spoken_form_the_model_was_given(tmp_path):
+    """A row written with digits is scored against its words, as tts synth normalizes it before speaking."""
+    from tts.bench.score import score_seed
+
+    wav = tmp_path / "a.wav"
+    save_audio(wav, torch.as_tensor(_tone(0, 0.1)).unsqueeze(0), SR)
+
+    class SaysDollars:
+        name, config = "says", {"backend": "fake", "name": "says"}
+
+        def transcribe(self, wavs):
+            return ["it costs five dollars" for _ in wavs]
+
+    _, rows = score_seed("sys", 0, ["a"], {"a": wav}, {"a": {"text": "It costs $5."}}, tmp_path / "cache",
+                         [SaysDollars()], None, f5_normalize)  # fmt: skip
+    assert rows[0]["text"] == "It costs five dollars."
+    assert rows[0]["word_errors"] == 0

@@ -25,6 +25,7 @@ from tts.bench.quality import pesq_stoi
 from tts.bench.scoring import score_utterance
 from tts.bench.similarity import cosine
 from tts.io import append_jsonl, path_under, read_jsonl
+from tts.normalize import normalize as spoken_form
 
 ASR_BATCH = 16
 QUALITY_CACHE = "quality.jsonl"
@@ -85,7 +86,8 @@ def score_seed(
 
     Returns ({"asr": {name: {"seconds"}}, "sim": {id: cosine} (with a speaker encoder), "quality":
     {id: {"pesq", "stoi"}} (``quality``)}, one utterance row per ASR and id: {"system", "seed",
-    "asr", "id", "text", "hyp"} + ``score_utterance``'s counts).
+    "asr", "id", "text" (the spoken form of the row's text, ``tts.normalize``: what tts synth gives the model),
+    "hyp"} + ``score_utterance``'s counts).
     """
     out: dict = {"asr": {}}
     utterances = []
@@ -97,8 +99,10 @@ def score_seed(
         )  # fmt: skip
         out["asr"][asr.name] = {"seconds": time.perf_counter() - t1}
         for i in ids:
-            score = score_utterance(by_id[i]["text"], texts[i], normalize)
-            utterances.append({"system": system, "seed": seed, "asr": asr.name, "id": i, "text": by_id[i]["text"],
+            # the reference is the spoken form tts synth gives the model (numbers, dates, ... in words)
+            ref = spoken_form(by_id[i]["text"])
+            score = score_utterance(ref, texts[i], normalize)
+            utterances.append({"system": system, "seed": seed, "asr": asr.name, "id": i, "text": ref,
                                "hyp": texts[i], **score})  # fmt: skip
     if sim_model is not None:
         prompts: dict[str, np.ndarray] = {}
