@@ -282,14 +282,5 @@ class VAEEncoderGraph(nn.Module):
             mean, logvar = enc(wav.unsqueeze(1))
         else:  # MelEncoder.forward with the ONNX mel: 2 * T / hop mel frames (its last, T / (hop / 2) + 1-th, cut)
             mel = self.front(wav)
-            mel = mel[:, :, : mel.shape[2] - 1]
-            x = enc.norm(enc.embed(mel).transpose(1, 2)).transpose(1, 2)
-            for block in enc.fine:
-                x = block(x)
-            x = enc.down(x)
-            for block in enc.coarse:
-                x = block(x)
-            h = enc.out(enc.final_norm(x.transpose(1, 2)).transpose(1, 2))
-            mean, logvar = h.chunk(2, dim=1)
-            logvar = logvar.clamp(*enc.logvar_range)
+            mean, logvar = enc.from_log_mel(mel[:, :, : mel.shape[2] - 1])
         return mean.transpose(1, 2), logvar.transpose(1, 2)

@@ -293,7 +293,11 @@ class MelEncoder(nn.Module):
         n_frames = wav.shape[-1] // self.hop_length
         with torch.autocast(device_type=wav.device.type, enabled=False):
             mel = self.mel(wav[:, 0].float()).clamp(min=1e-5).log()[..., : 2 * n_frames]
-        x = self.norm(self.embed(mel.to(wav.dtype)).transpose(1, 2)).transpose(1, 2)
+        return self.from_log_mel(mel.to(wav.dtype))
+
+    def from_log_mel(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, n_mels, 2 * T) log mel -> mean, log-variance (B, latent_dim, T): the network after its front end."""
+        x = self.norm(self.embed(mel).transpose(1, 2)).transpose(1, 2)
         for block in self.fine:
             x = block(x)
         x = self.down(x)
